@@ -35,9 +35,13 @@ class Settings:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ParameterError(f"timezone={self.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai).") from exc
+            raise ParameterError(
+                f"timezone={self.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)."
+            ) from exc
         if self.week_start != DEFAULT_WEEK_START:
-            raise ParameterError(f"week_start={self.week_start!r} is not supported; weeks are ISO weeks (monday).")
+            raise ParameterError(
+                f"week_start={self.week_start!r} is not supported; weeks are ISO weeks (monday)."
+            )
         if len(self.currency) != 3 or not self.currency.isalpha():
             raise ParameterError(f"currency={self.currency!r} is not an ISO 4217 code such as CNY.")
 

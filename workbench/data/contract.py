@@ -150,8 +150,12 @@ MEMBERS = Table(
         C("joined_at", "timestamp", required=True, description="when the member joined"),
         C("join_channel", "category", allowed=JOIN_CHANNELS, description="how the member joined"),
         C("join_store_id", "id", references="stores.store_id", description="store where the member joined"),
-        C("link_mode", "category", allowed=LINK_MODES,
-          description="how the member is linked: WeChat Work friend, community group, both (in which order), none"),
+        C(
+            "link_mode",
+            "category",
+            allowed=LINK_MODES,
+            description="how the member is linked: WeChat Work friend, community group, both (in which order), none",
+        ),
         C("vip_since", "timestamp", description="when the member bought a VIP card; null if not VIP"),
         C("referrer_id", "id", references="members.member_id", description="member who referred this one"),
         C("birthday_md", "month_day", description="birthday as MM-DD"),
@@ -168,10 +172,25 @@ ORDERS = Table(
         C("order_id", "id", required=True, description="order identifier"),
         C("store_id", "id", required=True, references="stores.store_id", description="store of the order"),
         C("ordered_at", "timestamp", required=True, description="when the order was placed"),
-        C("amount", "decimal", required=True, non_negative=True,
-          description="amount paid after discount, in the chain's currency"),
-        C("member_id", "id", references="members.member_id", description="member; null for a non-member order"),
-        C("channel", "category", allowed=ORDER_CHANNELS, description="dine_in, takeout_platform, mini_program, pickup"),
+        C(
+            "amount",
+            "decimal",
+            required=True,
+            non_negative=True,
+            description="amount paid after discount, in the chain's currency",
+        ),
+        C(
+            "member_id",
+            "id",
+            references="members.member_id",
+            description="member; null for a non-member order",
+        ),
+        C(
+            "channel",
+            "category",
+            allowed=ORDER_CHANNELS,
+            description="dine_in, takeout_platform, mini_program, pickup",
+        ),
         C("discount", "decimal", non_negative=True, description="discount given (coupon face value used)"),
         C("coupon_id", "id", references="coupons.coupon_id", description="coupon redeemed on this order"),
     ),
@@ -190,8 +209,12 @@ CAMPAIGNS = Table(
         C("ends_at", "timestamp", required=True, description="last moment coupons are issued"),
         C("holdout_share", "share", description="planned share of eligible members held out as control"),
         C("coupon_value", "decimal", non_negative=True, description="face value of the campaign's coupon"),
-        C("outcome_window_days", "int", non_negative=True,
-          description="days after assignment over which outcomes are counted"),
+        C(
+            "outcome_window_days",
+            "int",
+            non_negative=True,
+            description="days after assignment over which outcomes are counted",
+        ),
     ),
 )
 
@@ -228,8 +251,13 @@ GROUPS = Table(
     description="Community groups (WeChat groups) run by stores or the brand.",
     columns=(
         C("group_id", "id", required=True, description="group identifier"),
-        C("kind", "category", required=True, allowed=GROUP_KINDS,
-          description="store, welfare, vip, new_customer, interest"),
+        C(
+            "kind",
+            "category",
+            required=True,
+            allowed=GROUP_KINDS,
+            description="store, welfare, vip, new_customer, interest",
+        ),
         C("store_id", "id", references="stores.store_id", description="store running the group"),
         C("created_at", "timestamp", description="when the group was created"),
     ),
@@ -256,11 +284,21 @@ TOUCHES = Table(
     columns=(
         C("touch_id", "id", required=True, description="touch identifier"),
         C("sent_at", "timestamp", required=True, description="when it was sent"),
-        C("medium", "category", required=True, allowed=TOUCH_MEDIA,
-          description="private_chat, group, moments, sms"),
+        C(
+            "medium",
+            "category",
+            required=True,
+            allowed=TOUCH_MEDIA,
+            description="private_chat, group, moments, sms",
+        ),
         C("member_id", "id", references="members.member_id", description="member reached (one-to-one media)"),
         C("group_id", "id", references="groups.group_id", description="group reached (group messages)"),
-        C("campaign_id", "id", references="campaigns.campaign_id", description="campaign it belongs to, if any"),
+        C(
+            "campaign_id",
+            "id",
+            references="campaigns.campaign_id",
+            description="campaign it belongs to, if any",
+        ),
     ),
 )
 
@@ -272,8 +310,17 @@ REQUIRED_TABLES = tuple(name for name, t in TABLES.items() if t.required_table)
 
 # Order in which tables load so that referenced tables exist first (orders reference coupons, coupons
 # reference orders by id only, without a checked reference, so there is no cycle).
-LOAD_ORDER = ("stores", "members", "campaigns", "assignments", "coupons", "orders", "groups", "group_members",
-              "touches")
+LOAD_ORDER = (
+    "stores",
+    "members",
+    "campaigns",
+    "assignments",
+    "coupons",
+    "orders",
+    "groups",
+    "group_members",
+    "touches",
+)
 assert set(LOAD_ORDER) == set(TABLES)
 
 # Tables the store keeps beside the contract tables.
@@ -301,3 +348,49 @@ def references() -> list[tuple[str, str, str, str]]:
                 rt, rc = c.references.split(".")
                 out.append((t.name, c.name, rt, rc))
     return out
+
+
+def contract_markdown() -> str:
+    """The contract as Markdown tables (the generated part of data/README.md)."""
+    parts = []
+    for t in TABLES.values():
+        need = "required table" if t.required_table else "optional table"
+        key = ", ".join(t.key)
+        parts.append(f"### `{t.name}` ({need}; key: {key})\n\n{t.description}\n")
+        parts.append("| column | type | required | rule | meaning |\n|---|---|---|---|---|")
+        for c in t.columns:
+            rules = []
+            if c.allowed:
+                rules.append("one of " + ", ".join(f"`{a}`" for a in c.allowed))
+            if c.non_negative:
+                rules.append(">= 0")
+            if c.references:
+                rules.append(f"refers to `{c.references}`")
+            parts.append(
+                f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {'; '.join(rules)} | {c.description} |"
+            )
+        for rule, text in t.row_rules:
+            parts.append(f"\nRow rule `{rule}`: {text}.")
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+README_BEGIN = "<!-- contract:begin (generated from workbench/data/contract.py; a test keeps it in step) -->"
+README_END = "<!-- contract:end -->"
+
+
+def render_data_readme(text: str) -> str:
+    """``text`` (data/README.md) with the part between the contract markers regenerated."""
+    head, _, rest = text.partition(README_BEGIN)
+    _, _, tail = rest.partition(README_END)
+    return f"{head}{README_BEGIN}\n{contract_markdown()}{README_END}{tail}"
+
+
+if __name__ == "__main__":  # python -m workbench.data.contract data/README.md: regenerate the tables
+    import sys
+
+    target = sys.argv[1]
+    with open(target, encoding="utf-8") as fh:
+        current = fh.read()
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(render_data_readme(current))

@@ -96,14 +96,18 @@ def connect(source, *, read_only: bool = True, settings: Settings | None = None)
     if isinstance(source, Store):
         return source
     if isinstance(source, ibis.BaseBackend):
-        return Store(source, settings=settings or _settings_from_backend(source), source=f"{source.name} backend")
+        return Store(
+            source, settings=settings or _settings_from_backend(source), source=f"{source.name} backend"
+        )
     if _is_spark_session(source):
         backend = ibis.pyspark.connect(source)
         return Store(backend, settings=settings or _settings_from_backend(backend), source="Spark session")
     text = os.fspath(source)
     if "://" in text:
         backend = ibis.connect(text)
-        return Store(backend, settings=settings or _settings_from_backend(backend), source=text.split("://")[0])
+        return Store(
+            backend, settings=settings or _settings_from_backend(backend), source=text.split("://")[0]
+        )
     path = Path(text)
     if path.is_dir():
         return _connect_parquet_folder(path, settings)
@@ -155,7 +159,9 @@ def _connect_parquet_folder(folder: Path, settings: Settings | None) -> Store:
         )
     if settings is None:
         meta = folder / META_JSON
-        settings = Settings.from_dict(json.loads(meta.read_text(encoding="utf-8"))) if meta.exists() else Settings()
+        settings = (
+            Settings.from_dict(json.loads(meta.read_text(encoding="utf-8"))) if meta.exists() else Settings()
+        )
     return Store(backend, settings=settings, source=str(folder), path=folder)
 
 
@@ -184,7 +190,9 @@ def open_for_write(path, *, settings: Settings | None = None, tables=None) -> du
         con.execute(contract.table(name).create_sql())
     con.execute(QUARANTINE_SQL)
     con.execute(LOAD_LOG_SQL)
-    con.execute(f'CREATE TABLE IF NOT EXISTS "{contract.META_TABLE}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+    con.execute(
+        f'CREATE TABLE IF NOT EXISTS "{contract.META_TABLE}" (key VARCHAR PRIMARY KEY, value VARCHAR)'
+    )
     stored = dict(con.execute(f'SELECT key, value FROM "{contract.META_TABLE}"').fetchall())
     wanted = (settings or Settings()).as_dict()
     if stored:
@@ -196,7 +204,8 @@ def open_for_write(path, *, settings: Settings | None = None, tables=None) -> du
             )
         wanted = {**wanted, **stored}
     con.executemany(
-        f'INSERT OR REPLACE INTO "{contract.META_TABLE}" VALUES (?, ?)', [(k, str(v)) for k, v in wanted.items()]
+        f'INSERT OR REPLACE INTO "{contract.META_TABLE}" VALUES (?, ?)',
+        [(k, str(v)) for k, v in wanted.items()],
     )
     con.execute(f"SET TimeZone = '{wanted['timezone']}'")
     return con
@@ -205,5 +214,6 @@ def open_for_write(path, *, settings: Settings | None = None, tables=None) -> du
 def set_meta(con: duckdb.DuckDBPyConnection, **values) -> None:
     """Record facts about the data (e.g. data_through='2026-11-22') beside the settings."""
     con.executemany(
-        f'INSERT OR REPLACE INTO "{contract.META_TABLE}" VALUES (?, ?)', [(k, str(v)) for k, v in values.items()]
+        f'INSERT OR REPLACE INTO "{contract.META_TABLE}" VALUES (?, ?)',
+        [(k, str(v)) for k, v in values.items()],
     )

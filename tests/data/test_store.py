@@ -1,0 +1,112 @@
+"""Connecting: a DuckDB file, a Parquet folder, an Ibis backend, a connection string; local days."""
+
+import datetime as dt
+import json
+
+import ibis
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.data import calendar
+from workbench.data.store import open_for_write, set_meta
+
+
+def _tiny_store(path, timezone="Asia/Shanghai"):
+    con = open_for_write(path, settings=wb.Settings(timezone=timezone))
+    con.execute(
+        "INSERT INTO stores VALUES ('S1', '上海人民广场店', '上海', '华东', DATE '2024-01-01', 'direct', '火锅')"
+    )
+    con.execute(
+        "INSERT INTO members (member_id, joined_at) VALUES ('M1', TIMESTAMPTZ '2025-12-31 10:00:00+00')"
+    )
+    # 23:59:59 and 00:00:00 Beijing time on either side of midnight (UTC 15:59:59 / 16:00:00).
+    con.execute(
+        """INSERT INTO orders (order_id, store_id, ordered_at, amount, member_id) VALUES
+        ('o1', 'S1', TIMESTAMPTZ '2026-01-01 15:59:59+00', 100.50, 'M1'),
+        ('o2', 'S1', TIMESTAMPTZ '2026-01-01 16:00:00+00', 20.00, 'M1'),
+        ('o3', 'S1', TIMESTAMPTZ '2026-01-01 16:30:00+00', 9.90, NULL)"""
+    )
+    set_meta(con, data_through="2026-01-02")
+    con.close()
+    return path
+
+
+def _local_days(db):
+    o = db.orders
+    df = o.select(o.order_id, day=calendar.local_day(o.ordered_at)).order_by("order_id").to_pandas()
+    return [pd.Timestamp(d).date() for d in df["day"]]
+
+
+def test_local_day_follows_beijing_midnight(tmp_path):
+    db = wb.connect(_tiny_store(tmp_path / "s.duckdb"))
+    assert _local_days(db) == [dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 2)]
+
+
+def test_local_day_follows_the_store_time_zone(tmp_path):
+    db = wb.connect(_tiny_store(tmp_path / "s.duckdb", timezone="Europe/London"))
+    assert db.settings.timezone == "Europe/London"
+    assert _local_days(db) == [dt.date(2026, 1, 1)] * 3
+
+
+def test_connect_reads_settings_and_lists_present_tables(tmp_path):
+    db = wb.connect(_tiny_store(tmp_path / "s.duckdb"))
+    assert db.settings == wb.Settings()
+    assert {"stores", "members", "orders"} <= set(db.tables)
+    assert db.count("orders") == 3
+    assert db.quarantined() == 0
+
+
+def test_connect_parquet_folder_with_settings(tmp_path):
+    src = wb.connect(_tiny_store(tmp_path / "s.duckdb"))
+    folder = tmp_path / "parquet"
+    (folder / "orders").mkdir(parents=True)
+    src.stores.to_parquet(folder / "stores.parquet")
+    src.members.to_parquet(folder / "members.parquet")
+    src.orders.to_parquet(folder / "orders" / "part-0.parquet")
+    (folder / "_meta.json").write_text(json.dumps({"timezone": "Asia/Shanghai", "currency": "CNY"}))
+    db = wb.connect(folder)
+    assert db.tables == ("stores", "members", "orders")
+    assert db.count("orders") == 3
+    assert _local_days(db) == [dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 2)]
+
+
+def test_connect_an_ibis_backend_and_a_connection_string(tmp_path):
+    path = _tiny_store(tmp_path / "s.duckdb")
+    assert wb.connect(ibis.duckdb.connect(str(path), read_only=True)).count("orders") == 3
+    assert wb.connect(f"duckdb://{path}?read_only=true").count("members") == 1
+
+
+def test_missing_store_says_how_to_make_one(tmp_path):
+    with pytest.raises(wb.InputFileError, match="workbench simulate"):
+        wb.connect(tmp_path / "nothing.duckdb")
+
+
+def test_missing_table_is_named_with_what_the_store_has(tmp_path):
+    path = tmp_path / "s.duckdb"
+    open_for_write(path, tables=["stores", "members", "orders"]).close()
+    db = wb.connect(path)
+    with pytest.raises(wb.MissingTableError, match="campaign lift needs the table.s. campaigns, assignments"):
+        db.require("campaigns", "assignments", needed_by="campaign lift")
+
+
+def test_a_different_time_zone_cannot_be_loaded_into_an_existing_store(tmp_path):
+    path = _tiny_store(tmp_path / "s.duckdb")
+    with pytest.raises(wb.WorkbenchError, match="change which day every order falls on"):
+        open_for_write(path, settings=wb.Settings(timezone="Europe/London"))
+
+
+def test_store_summary_counts_revenue_and_days(tmp_path):
+    from workbench.data.summary import store_summary
+
+    s = store_summary(_tiny_store(tmp_path / "s.duckdb"))
+    assert (s.stores, s.members, s.orders) == (1, 1, 3)
+    assert s.revenue == pytest.approx(130.40)
+    assert s.member_revenue_share == pytest.approx(120.50 / 130.40)
+    assert (s.first_day, s.last_day) == (dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+    assert "130.40 CNY" in s.format()
+
+
+def test_invalid_time_zone_is_a_clear_error():
+    with pytest.raises(wb.ParameterError, match="not an IANA time zone"):
+        wb.Settings(timezone="Beijing")

@@ -1,0 +1,126 @@
+"""`workbench ...`: a thin shell over the Python API.
+
+Every command parses its options, calls one function of the package and prints its summary. A problem
+the user can fix (a missing file, a bad mapping, invalid rows) ends with a one-paragraph message on stderr
+and a non-zero exit, never a traceback:
+
+  0  done
+  2  nothing done: the input or a parameter is wrong (the message says what and where)
+  3  done, but rows failed validation and were quarantined (``workbench load``) or the store has problems
+     (``workbench validate``)
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from workbench.errors import WorkbenchError
+
+EXIT_PROBLEMS = 3
+
+
+def _fail(exc: WorkbenchError) -> None:
+    message = textwrap.fill(str(exc), width=100, break_long_words=False, break_on_hyphens=False)
+    click.echo(f"error: {message}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class _Group(click.Group):
+    """Turns our errors into a message and an exit code instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except WorkbenchError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="workbench")
+def main():
+    """Member analytics for restaurant chains: simulate, load, validate, summarise."""
+
+
+@main.command()
+@click.option(
+    "--members", default=30_000, show_default=True, type=click.IntRange(min=100), help="Members to simulate."
+)
+@click.option(
+    "--weeks", default=104, show_default=True, type=click.IntRange(min=8), help="ISO weeks of history."
+)
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed; same seed, same data.")
+@click.option("--end", default="2026-11-22", show_default=True, help="Last simulated day (a Sunday).")
+@click.option("--timezone", default=None, help="Chain time zone (default Asia/Shanghai).")
+@click.option(
+    "--out",
+    default="data/demo.duckdb",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="DuckDB file to write (replaced).",
+)
+def simulate(members, weeks, seed, end, timezone, out):
+    """Write a simulated chain and its ground truth (<out>.truth.json)."""
+    from workbench.config import Settings
+    from workbench.data.simulate import simulate_chain, truth_path
+
+    settings = Settings(timezone=timezone) if timezone else None
+    summary = simulate_chain(
+        out, members=members, weeks=weeks, seed=seed, end=end, settings=settings, progress=sys.stderr.isatty()
+    )
+    click.echo(summary.format())
+    click.echo(f"ground truth: {truth_path(out)}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--into", required=True, type=click.Path(dir_okay=False), help="DuckDB store to load into.")
+@click.option(
+    "--mapping", type=click.Path(dir_okay=False), help="YAML mapping of the client's columns and values."
+)
+@click.option(
+    "--table", default=None, help="Contract table for all FILES (otherwise from the file name or mapping)."
+)
+@click.option(
+    "--timezone", default=None, help="Time zone of timestamps without an offset (default: the store's)."
+)
+def load(files, into, mapping, table, timezone):
+    """Load a client's export (CSV, Excel, Parquet, DuckDB) into a store, quarantining bad rows."""
+    from workbench.config import Settings
+    from workbench.data.load import load_files
+
+    settings = Settings(timezone=timezone) if timezone else None
+    summary = load_files(list(files), into=into, mapping=mapping, settings=settings, table=table)
+    click.echo(summary.format())
+    if not summary.ok:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@main.command()
+@click.argument("store", type=click.Path())
+def validate(store):
+    """Check every rule of the contract on a store and report all problems at once."""
+    from workbench.data.validate import validate_store
+
+    report = validate_store(store)
+    click.echo(report.format())
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@main.command()
+@click.argument("store", type=click.Path(), default="data/demo.duckdb")
+def info(store):
+    """Summarise a store: stores, members, orders, revenue, date range, campaigns, quarantine."""
+    from workbench.data.summary import store_summary
+
+    if not Path(store).exists():
+        raise WorkbenchError(f"No store at {store}. Create one with `workbench simulate --out {store}`.")
+    click.echo(store_summary(store).format())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
