@@ -1,0 +1,225 @@
+"""What every analysis shares: the as_of day, the member filters, and member attributes to split by.
+
+- ``resolve_as_of(db, as_of)``: an explicit day, or the data's last complete day (never the clock).
+- ``member_attributes(db, as_of=...)``: one row per member (an Ibis table) with the attributes any
+  analysis can split by (``SEGMENT_COLUMNS``).
+- ``scoped_members(db, ...)``: those members narrowed by stores / cities / join channels, with an optional
+  ``segment`` column from ``segment_by`` (an attribute name, or a pandas frame member_id -> segment).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+
+from workbench.data import calendar, contract
+from workbench.data.store import Store
+from workbench.errors import ParameterError
+
+# Visits with a coupon at or above this share mark a member as price sensitive (DESIGN.md "Segments":
+# price sensitivity = share of visits with a coupon). A third is the usual cut in chains' CRM tools.
+PRICE_SENSITIVE_COUPON_SHARE = 1 / 3
+
+SEGMENT_COLUMNS = (
+    "join_channel",
+    "link_mode",
+    "vip",
+    "in_group",
+    "price_sensitive",
+    "city",
+    "home_store_id",
+    "store_format",
+    "cuisine",
+    "first_ticket_band",
+    "join_year_month",
+)
+
+# First-ticket bands in the chain's currency: lower bounds of each band (a member's first visit amount).
+FIRST_TICKET_BANDS = (0, 50, 100, 200)
+
+
+def resolve_as_of(db: Store, as_of=None) -> dt.date:
+    """The analysis day: ``as_of`` if given, else the data's last complete local day.
+
+    The last complete day is ``data_through`` recorded with the store (by the simulator or a load), else
+    the day before the last order's local day (that day may still be filling up). A day before the first
+    order raises a ParameterError naming the data's range.
+    """
+    first, last = _order_day_range(db)
+    if as_of is None:
+        through = _meta(db).get("data_through")
+        return calendar.as_date(through) if through else last - dt.timedelta(days=1)
+    day = calendar.as_date(as_of)
+    if day < first:
+        raise ParameterError(
+            f"as_of={day.isoformat()} is before the data starts ({first.isoformat()}); "
+            f"expected a day between {first.isoformat()} and {last.isoformat()}."
+        )
+    return day
+
+
+def _order_day_range(db: Store) -> tuple[dt.date, dt.date]:
+    o = db.orders
+    day = calendar.local_day(o.ordered_at)
+    row = o.aggregate(first=day.min(), last=day.max()).to_pandas().iloc[0]
+    if pd.isna(row["first"]):
+        raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
+    return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
+
+
+def _meta(db: Store) -> dict[str, str]:
+    try:
+        if contract.META_TABLE in db.backend.list_tables():
+            m = db.backend.table(contract.META_TABLE).to_pandas()
+            return dict(zip(m["key"], m["value"], strict=True))
+    except Exception:  # engines without the meta table
+        pass
+    return {}
+
+
+def member_attributes(db: Store, *, as_of) -> ibis.Table:
+    """One row per member who joined by ``as_of``, with the attributes analyses split by.
+
+    Columns:
+      member_id, joined_at, join_day (local date)
+      join_channel, link_mode         as recorded ('unknown' when missing)
+      home_store_id                   join store, else the store of the first visit
+      city, store_format, cuisine     of the home store ('unknown' when missing)
+      vip                             bool: bought a VIP card on or before as_of
+      in_group                        bool: joined a community group on or before as_of (false without groups)
+      first_day                       local day of the first visit (null: never visited by as_of)
+      first_ticket                    amount of the first visit (currency)
+      first_ticket_band               '0-50', '50-100', '100-200', '200+' (or 'no visit')
+      visits, coupon_visits           visits up to as_of, of which with a coupon
+      price_sensitive                 bool: coupon_visits / visits >= PRICE_SENSITIVE_COUPON_SHARE
+      join_year_month                 'YYYY-MM' of joining
+    """
+    from workbench.data.visits import visits as member_visits
+
+    day = calendar.date_literal(as_of)
+    m = db.members
+    m = m.mutate(join_day=calendar.local_day(m.joined_at))
+    m = m.filter(m.join_day <= day)
+    v = member_visits(db, as_of=as_of)
+    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    first = (
+        v.mutate(rn=ibis.row_number().over(w))
+        .filter(lambda t: t.rn == 0)
+        .select("member_id", first_day="day", first_store_id="store_id", first_ticket="amount")
+    )
+    counts = v.group_by("member_id").aggregate(
+        visits=v.count(), coupon_visits=v.coupon_used.cast("int64").sum()
+    )
+    t = m.left_join(first, "member_id").drop("member_id_right")
+    t = t.left_join(counts, "member_id").drop("member_id_right")
+    t = t.mutate(home_store_id=t.join_store_id.coalesce(t.first_store_id))
+    s = db.stores.select(store_key="store_id", city="city", store_format=db.stores.format, cuisine="cuisine")
+    t = t.left_join(s, t.home_store_id == s.store_key).drop("store_key")
+    in_group = ibis.literal(False)
+    if db.has("group_members"):
+        gm = db.group_members
+        joined = (
+            gm.filter(calendar.local_day(gm.joined_at) <= day)
+            .select(gm_member="member_id")
+            .distinct()
+            .mutate(in_group_flag=ibis.literal(True))
+        )
+        t = t.left_join(joined, t.member_id == joined.gm_member).drop("gm_member")
+        in_group = t.in_group_flag.fill_null(False)
+    visits_n = t.visits.fill_null(0)
+    coupon_n = t.coupon_visits.fill_null(0)
+    bands = FIRST_TICKET_BANDS
+    band = ibis.cases(
+        (t.first_ticket.isnull(), "no visit"),
+        *[(t.first_ticket < hi, f"{lo}-{hi}") for lo, hi in zip(bands[:-1], bands[1:], strict=True)],
+        else_=f"{bands[-1]}+",
+    )
+    return t.select(
+        "member_id",
+        "joined_at",
+        "join_day",
+        join_channel=t.join_channel.fill_null("unknown"),
+        link_mode=t.link_mode.fill_null("unknown"),
+        home_store_id=t.home_store_id,
+        city=t.city.fill_null("unknown"),
+        store_format=t.store_format.fill_null("unknown"),
+        cuisine=t.cuisine.fill_null("unknown"),
+        vip=t.vip_since.notnull() & (calendar.local_day(t.vip_since) <= day),
+        in_group=in_group,
+        first_day=t.first_day,
+        first_ticket=t.first_ticket,
+        first_ticket_band=band,
+        visits=visits_n,
+        coupon_visits=coupon_n,
+        price_sensitive=(visits_n > 0)
+        & (coupon_n.cast("float64") >= visits_n.cast("float64") * PRICE_SENSITIVE_COUPON_SHARE),
+        join_year_month=t.join_day.strftime("%Y-%m"),
+    )
+
+
+def scoped_members(
+    db: Store,
+    *,
+    as_of,
+    segment_by=None,
+    stores=None,
+    cities=None,
+    join_channels=None,
+) -> ibis.Table:
+    """Members in scope with their attributes and a ``segment`` column (always present).
+
+    ``stores`` / ``cities`` keep members whose home store (join store, else first-visit store) is among
+    them; ``join_channels`` keeps members who joined through those channels. ``segment_by`` is a column of
+    :func:`member_attributes` (see ``SEGMENT_COLUMNS``), or a pandas DataFrame with ``member_id`` and one
+    more column (e.g. a latent flag, a tag from a CRM export); ``None`` puts every member in segment 'all'.
+    Members missing from a segment frame get segment 'unknown'. The segment is text.
+    """
+    t = member_attributes(db, as_of=as_of)
+    if stores:
+        t = t.filter(t.home_store_id.isin([str(s) for s in _as_list(stores)]))
+    if cities:
+        t = t.filter(t.city.isin([str(c) for c in _as_list(cities)]))
+    if join_channels:
+        t = t.filter(t.join_channel.isin([str(c) for c in _as_list(join_channels)]))
+    return with_segment(t, segment_by)
+
+
+def with_segment(t: ibis.Table, segment_by) -> ibis.Table:
+    """Add the text column ``segment`` to a member table (see :func:`scoped_members`)."""
+    if segment_by is None:
+        return t.mutate(segment=ibis.literal("all"))
+    if isinstance(segment_by, str):
+        if segment_by not in SEGMENT_COLUMNS:
+            raise ParameterError(
+                f"segment_by={segment_by!r} is not a member attribute; expected one of: "
+                + ", ".join(SEGMENT_COLUMNS)
+                + " (or a DataFrame with member_id and a segment column)."
+            )
+        return t.mutate(segment=t[segment_by].cast("string"))
+    if isinstance(segment_by, pd.DataFrame):
+        others = [c for c in segment_by.columns if c != "member_id"]
+        if "member_id" not in segment_by.columns or len(others) != 1:
+            raise ParameterError(
+                "segment_by as a DataFrame needs exactly two columns: member_id and the segment; "
+                f"received columns {list(segment_by.columns)}."
+            )
+        frame = pd.DataFrame(
+            {
+                "seg_member_id": segment_by["member_id"].astype(str),
+                "segment": segment_by[others[0]].astype(str),
+            }
+        )
+        seg = ibis.memtable(frame)
+        joined = t.left_join(seg, t.member_id == seg.seg_member_id).drop("seg_member_id")
+        return joined.mutate(segment=joined.segment.fill_null("unknown"))
+    raise ParameterError(
+        f"segment_by must be an attribute name or a DataFrame; received {type(segment_by).__name__}."
+    )
+
+
+def _as_list(value) -> list:
+    if isinstance(value, str | int):
+        return [value]
+    return list(value)

@@ -1,0 +1,71 @@
+"""Visits: a member's orders on one local calendar day count as one visit (DESIGN.md, "Visit").
+
+These are Ibis expressions, computed in the engine; analyses build on them and pull only aggregates or
+one row per member into pandas.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from workbench.data import calendar
+from workbench.data.store import Store
+
+
+def member_orders(db: Store, *, as_of=None, channels=None) -> ibis.Table:
+    """Member orders up to and including the local day ``as_of``, with their local ``day``.
+
+    Columns: order_id, member_id, store_id, ordered_at, day (local date), amount, discount (0 when
+    missing), coupon_used (bool), channel.
+    """
+    o = db.orders
+    o = o.filter(o.member_id.notnull())
+    day = calendar.local_day(o.ordered_at)
+    o = o.mutate(day=day)
+    if as_of is not None:
+        o = o.filter(o.day <= calendar.date_literal(as_of))
+    if channels:
+        o = o.filter(o.channel.isin(list(channels)))
+    return o.select(
+        "order_id",
+        "member_id",
+        "store_id",
+        "ordered_at",
+        "day",
+        amount=o.amount.cast("float64"),
+        discount=o.discount.cast("float64").fill_null(0.0),
+        coupon_used=o.coupon_id.notnull(),
+        channel=o.channel,
+    )
+
+
+def visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
+    """One row per member and local day with at least one order.
+
+    Columns: member_id, day (local date), store_id (store of the day's first order), orders (count),
+    amount (sum paid, currency), discount (sum, currency), coupon_used (any order of the day used a coupon).
+    """
+    o = member_orders(db, as_of=as_of, channels=channels)
+    return o.group_by(["member_id", "day"]).aggregate(
+        store_id=o.store_id.argmin(o.ordered_at),
+        orders=o.count(),
+        amount=o.amount.sum(),
+        discount=o.discount.sum(),
+        coupon_used=o.coupon_used.any(),
+    )
+
+
+def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
+    """Visits with their order in the member's history and the gap to the previous and next visit.
+
+    Adds: visit_number (1 = first visit), prev_day, next_day (null when none up to as_of),
+    days_since_prev (null for the first visit).
+    """
+    v = visits(db, as_of=as_of, channels=channels)
+    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    v = v.mutate(
+        visit_number=ibis.row_number().over(w) + 1,
+        prev_day=v.day.lag().over(w),
+        next_day=v.day.lead().over(w),
+    )
+    return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
