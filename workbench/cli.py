@@ -6,8 +6,8 @@ and a non-zero exit, never a traceback:
 
   0  done
   2  nothing done: the input or a parameter is wrong (the message says what and where)
-  3  done, but rows failed validation and were quarantined (``workbench load``) or the store has problems
-     (``workbench validate``)
+  3  done, but rows failed validation and were quarantined or a file was rejected (``workbench load``),
+     or the store has problems (``workbench validate``)
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def load(files, into, mapping, table, timezone):
     settings = Settings(timezone=timezone) if timezone else None
     summary = load_files(list(files), into=into, mapping=mapping, settings=settings, table=table)
     click.echo(summary.format())
+    if summary.results and all(r.rejected for r in summary.results):
+        sys.exit(WorkbenchError.exit_code)  # nothing loaded at all: the input is wrong
     if not summary.ok:
         sys.exit(EXIT_PROBLEMS)
 

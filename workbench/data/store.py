@@ -173,7 +173,8 @@ QUARANTINE_SQL = f"""CREATE TABLE IF NOT EXISTS "{contract.QUARANTINE_TABLE}" (
 )"""
 LOAD_LOG_SQL = f"""CREATE TABLE IF NOT EXISTS "{contract.LOAD_LOG_TABLE}" (
   load_id VARCHAR, loaded_at TIMESTAMPTZ, source_file VARCHAR, file_sha256 VARCHAR, table_name VARCHAR,
-  rows_read BIGINT, rows_loaded BIGINT, rows_already_present BIGINT, rows_quarantined BIGINT
+  rows_read BIGINT, rows_loaded BIGINT, rows_already_present BIGINT, rows_quarantined BIGINT,
+  rows_updated BIGINT, rows_released BIGINT, encoding VARCHAR
 )"""
 
 
