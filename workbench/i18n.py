@@ -146,5 +146,5 @@ register_values(
     },
 )
 for _flag in ("vip", "in_group", "price_sensitive"):
-    register_values(_flag, {"True": ("是", "Yes"), "False": ("否", "No"), "all": ("全部", "All")})
+    register_values(_flag, {"true": ("是", "Yes"), "false": ("否", "No"), "all": ("全部", "All")})
 register_values("segment", {"all": ("全部", "All"), "unknown": ("未知", "Unknown")})

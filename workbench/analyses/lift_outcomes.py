@@ -27,6 +27,8 @@ PRE_COVARIATE = {
     "revenue": "pre_revenue",
     "margin": "pre_margin",
 }
+# The same outcome over an equal window just before the campaign (the "before" of difference-in-differences).
+PRE_WINDOW = {metric: f"prewin_{metric}" for metric in METRICS}
 
 # Share of the menu price that is contribution margin after food cost. Restaurant food cost runs at about
 # 30-40% of menu price, so 0.65 is a common planning value; chains pass their own.
@@ -99,6 +101,8 @@ def member_outcomes(
                              every discount, so a coupon redeemed on a visit that would have happened
                              anyway lowers it
       pre_visits, pre_revenue, pre_margin   the same over the ``pre_days`` days before start_day
+      prewin_converted, prewin_visits, prewin_revenue, prewin_margin   the same over a window of equal
+                             length just before start_day (the "before" of a difference-in-differences)
       coupons_issued, coupons_redeemed      this campaign's coupons; coupon_cost their redeemed discount
     """
     ids = [str(campaign_ids)] if isinstance(campaign_ids, str) else [str(c) for c in campaign_ids]
@@ -169,6 +173,7 @@ def _window_outcomes(db: Store, a: ibis.Table, *, as_of, margin_rate: float, pre
     offset = j.day.delta(j.start_day, unit="day")
     in_window = (offset >= 0) & (offset < j.window_days)
     in_pre = (offset < 0) & (offset >= -pre_days)
+    in_pre_window = (offset < 0) & (offset >= -j.window_days)
     margin = j.amount - (j.amount + j.discount) * (1.0 - margin_rate)
     zero = ibis.literal(0.0)
     per_member = j.group_by(["campaign_id", "member_id", "arm", "start_day", "window_days"]).aggregate(
@@ -178,10 +183,14 @@ def _window_outcomes(db: Store, a: ibis.Table, *, as_of, margin_rate: float, pre
         pre_visits=in_pre.cast("int64").sum().fill_null(0),
         pre_revenue=ibis.ifelse(in_pre, j.amount, zero).sum().fill_null(0.0),
         pre_margin=ibis.ifelse(in_pre, margin, zero).sum().fill_null(0.0),
+        prewin_visits=in_pre_window.cast("int64").sum().fill_null(0),
+        prewin_revenue=ibis.ifelse(in_pre_window, j.amount, zero).sum().fill_null(0.0),
+        prewin_margin=ibis.ifelse(in_pre_window, margin, zero).sum().fill_null(0.0),
     )
     observed = calendar.date_literal(as_of).delta(per_member.start_day, unit="day") + 1
     per_member = per_member.mutate(
         converted=(per_member.visits > 0).cast("int64"),
+        prewin_converted=(per_member.prewin_visits > 0).cast("int64"),
         days_observed=ibis.greatest(ibis.least(observed, per_member.window_days), 0),
     )
     return per_member
