@@ -1,0 +1,124 @@
+"""Figures of a campaign-lift result: lift with intervals, lift by segment, cumulative outcomes by arm.
+
+Every figure of an observational campaign (no randomised control) carries that label in its title and a
+note, so it is never read as causal.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from workbench import i18n
+from workbench.errors import ParameterError, choices_message
+from workbench.figures import theme
+
+i18n.register(
+    {
+        "lift.title": ("活动增量：{name}", "Campaign lift: {name}"),
+        "lift.by_segment": ("分群增量：{metric}", "Lift by segment: {metric}"),
+        "lift.cumulative": ("累计{metric}（按组）", "Cumulative {metric} by arm"),
+        "lift.relative": ("相对增量（实验组 / 对照组 − 1）", "Relative lift (treatment / control − 1)"),
+        "lift.absolute": ("每位会员的增量", "Lift per member"),
+        "lift.day": ("活动开始后天数", "Days since the campaign started"),
+        "lift.raw": ("原始", "Raw"),
+        "lift.cuped": ("CUPED 校正", "CUPED-adjusted"),
+        "lift.metric.converted": ("到店转化率", "Conversion"),
+        "lift.metric.visits": ("到店次数", "Visits"),
+        "lift.metric.revenue": ("营收", "Revenue"),
+        "lift.metric.margin": ("毛利", "Margin"),
+        "lift.metric.visits_per_member": ("人均到店次数", "visits per member"),
+        "lift.metric.revenue_per_member": ("人均营收", "revenue per member"),
+        "lift.hover": (
+            "{label}<br>增量 %{{x:.3f}}<br>95% 区间 %{{customdata[0]:.3f}} 至 %{{customdata[1]:.3f}}"
+            "<br>p=%{{customdata[2]:.3g}}<extra></extra>",
+            "{label}<br>lift %{{x:.3f}}<br>95% interval %{{customdata[0]:.3f}} to %{{customdata[1]:.3f}}"
+            "<br>p=%{{customdata[2]:.3g}}<extra></extra>",
+        ),
+        "lift.srm_warning": ("⚠ 分组比例异常（SRM）", "⚠ Sample ratio mismatch"),
+    }
+)
+
+METRICS = ("converted", "visits", "revenue", "margin")
+
+
+def _title(result, key: str, lang: str, **fmt) -> str:
+    title = i18n.t(key, lang, **fmt)
+    if result.observational:
+        title += f"<br><sup>{i18n.t('observational', lang)}</sup>"
+    elif result.srm_mismatch:
+        title += f"<br><sup>{i18n.t('lift.srm_warning', lang)}</sup>"
+    return title
+
+
+def lift_intervals(result, *, lang: str = "zh", segment: str = "all") -> go.Figure:
+    """Relative lift of each metric with its 95% interval (raw, and CUPED-adjusted when randomised)."""
+    rows = result.lift[result.lift.segment == segment].set_index("metric").reindex(list(METRICS))
+    labels = [i18n.t(f"lift.metric.{m}", lang) for m in METRICS]
+    fig = go.Figure()
+    base = rows["control_mean"]
+    fig.add_trace(
+        go.Scatter(
+            x=rows["rel_lift"], y=labels, mode="markers", name=i18n.t("lift.raw", lang),
+            marker={"size": 11, "color": theme.COLORWAY[0]},
+            error_x={"type": "data", "symmetric": False, "array": rows["rel_high"] - rows["rel_lift"],
+                     "arrayminus": rows["rel_lift"] - rows["rel_low"]},
+            customdata=list(zip(rows["rel_low"], rows["rel_high"], rows["p_value"], strict=True)),
+            hovertemplate=i18n.t("lift.hover", lang, label="%{y}"),
+        )
+    )  # fmt: skip
+    if not result.observational:
+        cuped_rel = rows["cuped_lift"] / base
+        fig.add_trace(
+            go.Scatter(
+                x=cuped_rel, y=labels, mode="markers", name=i18n.t("lift.cuped", lang),
+                marker={"size": 9, "symbol": "diamond", "color": theme.COLORWAY[1]},
+                error_x={"type": "data", "symmetric": False, "array": rows["cuped_high"] / base - cuped_rel,
+                         "arrayminus": cuped_rel - rows["cuped_low"] / base},
+                customdata=list(zip(rows["cuped_low"] / base, rows["cuped_high"] / base, rows["p_value"],
+                                    strict=True)),
+                hovertemplate=i18n.t("lift.hover", lang, label="%{y} (CUPED)"),
+            )
+        )  # fmt: skip
+    fig.add_vline(x=0, line={"color": "#888", "dash": "dot"})
+    fig.update_xaxes(title=i18n.t("lift.relative", lang), tickformat="+.0%")
+    name = f"{result.campaign.name} ({result.campaign.campaign_id})"
+    return theme.apply(fig, title=_title(result, "lift.title", lang, name=name))
+
+
+def lift_by_segment(result, *, metric: str = "visits", lang: str = "zh") -> go.Figure:
+    """Absolute lift per member of ``metric`` in each segment with its 95% interval."""
+    if metric not in METRICS:
+        raise ParameterError(choices_message("metric", metric, METRICS))
+    rows = result.lift[result.lift.metric == metric]
+    names = [
+        i18n.value_label("segment", s, lang) if s in ("all", "unknown") else str(s) for s in rows.segment
+    ]
+    fig = go.Figure(
+        go.Scatter(
+            x=rows["abs_lift"], y=names, mode="markers", marker={"size": 11, "color": theme.COLORWAY[0]},
+            error_x={"type": "data", "symmetric": False, "array": rows["abs_high"] - rows["abs_lift"],
+                     "arrayminus": rows["abs_lift"] - rows["abs_low"]},
+            customdata=list(zip(rows["abs_low"], rows["abs_high"], rows["p_value"], strict=True)),
+            hovertemplate=i18n.t("lift.hover", lang, label="%{y}"), name=i18n.t("lift.absolute", lang),
+        )
+    )  # fmt: skip
+    fig.add_vline(x=0, line={"color": "#888", "dash": "dot"})
+    fig.update_xaxes(title=f"{i18n.t('lift.absolute', lang)} · {i18n.t(f'lift.metric.{metric}', lang)}")
+    fig.update_yaxes(title=i18n.t("segment", lang), autorange="reversed")
+    return theme.apply(
+        fig, title=_title(result, "lift.by_segment", lang, metric=i18n.t(f"lift.metric.{metric}", lang))
+    )
+
+
+def cumulative_by_arm(result, *, metric: str = "visits_per_member", lang: str = "zh") -> go.Figure:
+    """Cumulative visits (or revenue) per member by day since the campaign started, one line per arm."""
+    fig = go.Figure()
+    for i, (arm, g) in enumerate(result.cumulative.groupby("arm", sort=True)):
+        fig.add_trace(
+            go.Scatter(x=g["day"], y=g[metric], mode="lines", name=i18n.value_label("arm", arm, lang),
+                       line={"color": theme.COLORWAY[i % len(theme.COLORWAY)], "width": 2.5})
+        )  # fmt: skip
+    label = i18n.t(f"lift.metric.{metric}", lang)
+    fig.update_xaxes(title=i18n.t("lift.day", lang))
+    fig.update_yaxes(title=label)
+    return theme.apply(fig, title=_title(result, "lift.cumulative", lang, metric=label))
