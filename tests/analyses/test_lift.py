@@ -120,3 +120,18 @@ def test_a_store_without_campaign_tables_names_them(make_store, store_row):
     db.tables = ("stores", "members", "orders")
     with pytest.raises(wb.MissingTableError, match="campaigns, assignments"):
         campaign_lift(db, "C1")
+
+
+def test_holdout_plan_uses_the_chains_baseline(campaign_db):
+    """The baseline is measured on members with a visit in the 90 days before the last 14 days."""
+    from workbench.analyses.holdout_plan import holdout_plan
+
+    plan = holdout_plan(campaign_db, holdout_shares=(0.5,), as_of="2026-03-20")
+    # as of 20 March the window is 7-20 March: T1 (10 Mar) and T2 (15 Mar) visit once; T3 (16 Mar) once.
+    # Eligible: a visit in the 90 days before 7 March: T1, T3, K1, K3, K4 (T2's only visit is in the window).
+    row = plan.iloc[0]
+    assert (row.n_treatment + row.n_control) == 5
+    assert row.baseline_mean == pytest.approx(2 / 5)  # T1 and T3 visited in the window
+    assert row.sd == pytest.approx(np.std([1, 1, 0, 0, 0], ddof=1))
+    with pytest.raises(wb.ParameterError, match="expected one of: visits, revenue, converted"):
+        holdout_plan(campaign_db, metric="margin")
