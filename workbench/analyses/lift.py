@@ -38,8 +38,15 @@ from workbench.errors import ThinDataWarning
 from workbench.stats.did import stratified_did
 
 RANDOMISED, OBSERVATIONAL = "randomised", "observational"
-# Pre-campaign visit counts that define the strata matched in an observational comparison: members
-# with 0, 1, 2, 3-4, 5-7 and 8+ visits in the pre-period are compared only with each other.
+# Strata matched in an observational comparison: members are compared only with members of the same
+# pre-period visit count band (0, 1, 2, 3-4, 5-7, 8+ visits in the pre_days before) AND the same visits in
+# the equal-length window just before the campaign (0, 1, 2, 3+). Matching on the "before" window itself
+# removes the regression to the mean that eligibility rules such as "visited recently" would otherwise
+# put into the difference-in-differences.
+PRE_WINDOW_STRATA = (0, 1, 2, 3)
+# ... and the same recency: days since the last visit before the campaign (1-6, 7-13, 14-29, 30-59, 60-89,
+# 90+ or no visit before). Recency and frequency together are what eligibility rules and dropout depend on.
+RECENCY_STRATA = (1, 7, 14, 30, 60, 90)
 PRE_VISIT_STRATA = (0, 1, 2, 3, 5, 8)
 
 LIFT_COLUMNS = [
@@ -271,18 +278,26 @@ def _randomised_lift(moments: pd.DataFrame, confidence: float, label: str) -> pd
     return pd.DataFrame(rows, columns=LIFT_COLUMNS)
 
 
-def _stratum(pre_visits: ibis.IntegerValue) -> ibis.StringValue:
-    bounds = PRE_VISIT_STRATA
-    cases = [
-        ((pre_visits >= lo) & (pre_visits < hi), f"{lo}-{hi - 1}")
-        for lo, hi in zip(bounds, bounds[1:], strict=False)
-    ]
+def _band(values: ibis.IntegerValue, bounds: tuple[int, ...]) -> ibis.StringValue:
+    pairs = zip(bounds, bounds[1:], strict=False)
+    cases = [((values >= lo) & (values < hi), f"{lo}-{hi - 1}") for lo, hi in pairs]
     return ibis.cases(*cases, else_=f"{bounds[-1]}+")
+
+
+def _stratum(t: ibis.Table) -> ibis.StringValue:
+    recency = _band(t.days_since_last.fill_null(10**6), RECENCY_STRATA)
+    return (
+        _band(t.pre_visits, PRE_VISIT_STRATA)
+        + "|"
+        + _band(t.prewin_visits, PRE_WINDOW_STRATA)
+        + "|"
+        + recency
+    )
 
 
 def _observational_lift(treated, comparison, segments: bool, confidence: float, label: str) -> pd.DataFrame:
     def strata_moments(t: ibis.Table) -> pd.DataFrame:
-        t = t.mutate(stratum=_stratum(t.pre_visits))
+        t = t.mutate(stratum=_stratum(t))
         frames = [t] + ([t.mutate(segment=ibis.literal("all"))] if segments else [])
         out = []
         for f in frames:

@@ -103,6 +103,7 @@ def member_outcomes(
       pre_visits, pre_revenue, pre_margin   the same over the ``pre_days`` days before start_day
       prewin_converted, prewin_visits, prewin_revenue, prewin_margin   the same over a window of equal
                              length just before start_day (the "before" of a difference-in-differences)
+      days_since_last        days from the last visit before start_day to start_day (null: none before)
       coupons_issued, coupons_redeemed      this campaign's coupons; coupon_cost their redeemed discount
     """
     ids = [str(campaign_ids)] if isinstance(campaign_ids, str) else [str(c) for c in campaign_ids]
@@ -186,11 +187,13 @@ def _window_outcomes(db: Store, a: ibis.Table, *, as_of, margin_rate: float, pre
         prewin_visits=in_pre_window.cast("int64").sum().fill_null(0),
         prewin_revenue=ibis.ifelse(in_pre_window, j.amount, zero).sum().fill_null(0.0),
         prewin_margin=ibis.ifelse(in_pre_window, margin, zero).sum().fill_null(0.0),
+        last_offset=ibis.ifelse(offset < 0, offset, None).max(),
     )
     observed = calendar.date_literal(as_of).delta(per_member.start_day, unit="day") + 1
     per_member = per_member.mutate(
         converted=(per_member.visits > 0).cast("int64"),
         prewin_converted=(per_member.prewin_visits > 0).cast("int64"),
+        days_since_last=-per_member.last_offset,
         days_observed=ibis.greatest(ibis.least(observed, per_member.window_days), 0),
     )
     return per_member

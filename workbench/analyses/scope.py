@@ -205,12 +205,10 @@ def with_segment(t: ibis.Table, segment_by) -> ibis.Table:
                 "segment_by as a DataFrame needs exactly two columns: member_id and the segment; "
                 f"received columns {list(segment_by.columns)}."
             )
-        frame = pd.DataFrame(
-            {
-                "seg_member_id": segment_by["member_id"].astype(str),
-                "segment": segment_by[others[0]].astype(str),
-            }
-        )
+        values = segment_by[others[0]]
+        # Text as the engines write it: booleans become 'true' / 'false' (as a cast to string does).
+        text = values.map({True: "true", False: "false"}) if values.dtype == bool else values.astype(str)
+        frame = pd.DataFrame({"seg_member_id": segment_by["member_id"].astype(str), "segment": text})
         seg = ibis.memtable(frame)
         joined = t.left_join(seg, t.member_id == seg.seg_member_id).drop("seg_member_id")
         return joined.mutate(segment=joined.segment.fill_null("unknown"))
