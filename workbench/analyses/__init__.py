@@ -1,0 +1,46 @@
+"""One module per question. Each analysis takes a store and keyword parameters and returns tidy frames.
+
+    cohorts       cohort_retention, cohort_members
+    repurchase    repurchase_cycle, group_cycle_effect
+    churn         churn_threshold, member_lifetimes, churn_survival, churn_drivers
+    wake_up       wake_up_list, export_wake_up_list
+    lift          campaign_lift, campaigns_overview
+    holdout_plan  holdout_plan
+
+Names are imported on first use, so ``import workbench`` stays quick (lifelines alone takes seconds).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+EXPORTS = {
+    "cohort_retention": "cohorts",
+    "cohort_members": "cohorts",
+    "CohortRetention": "cohorts",
+    "repurchase_cycle": "repurchase",
+    "group_cycle_effect": "repurchase",
+    "RepurchaseCycle": "repurchase",
+    "churn_threshold": "churn",
+    "member_lifetimes": "churn",
+    "churn_survival": "churn",
+    "churn_drivers": "churn",
+    "wake_up_list": "wake_up",
+    "export_wake_up_list": "wake_up",
+    "campaign_lift": "lift",
+    "campaigns_overview": "lift",
+    "CampaignLift": "lift",
+    "holdout_plan": "holdout_plan",
+}
+
+__all__ = sorted(EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in EXPORTS:
+        return getattr(importlib.import_module(f"workbench.analyses.{EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'workbench.analyses' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

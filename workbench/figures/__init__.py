@@ -1,0 +1,40 @@
+"""Figure builders: each takes an analysis result and ``lang`` ('zh' or 'en') and returns a plotly Figure.
+
+    wb.figures.retention_heatmap(result, lang="en")       wb.figures.cohorts.retention_heatmap(...)
+
+Names shared by two modules (e.g. ``group_effect``) are reached through their module.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+EXPORTS = {
+    "retention_heatmap": "cohorts",
+    "retention_curves": "cohorts",
+    "ltv_curve": "cohorts",
+    "interval_distribution": "repurchase",
+    "time_to_return": "repurchase",
+    "cycle_by_segment": "repurchase",
+    "survival_curves": "churn",
+    "hazard_ratios": "churn",
+    "wake_up_table": "churn",
+    "lift_intervals": "lift",
+    "lift_by_segment": "lift",
+    "cumulative_by_arm": "lift",
+}
+MODULES = ("cohorts", "repurchase", "churn", "lift", "theme")
+
+__all__ = sorted([*EXPORTS, *MODULES])
+
+
+def __getattr__(name: str):
+    if name in EXPORTS:
+        return getattr(importlib.import_module(f"workbench.figures.{EXPORTS[name]}"), name)
+    if name in MODULES:
+        return importlib.import_module(f"workbench.figures.{name}")
+    raise AttributeError(f"module 'workbench.figures' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
