@@ -124,7 +124,7 @@ def test_a_store_without_campaign_tables_names_them(make_store, store_row):
 
 def test_holdout_plan_uses_the_chains_baseline(campaign_db):
     """The baseline is measured on members with a visit in the 90 days before the last 14 days."""
-    from workbench.analyses.holdout_plan import holdout_plan
+    from workbench.analyses.holdout import holdout_plan
 
     plan = holdout_plan(campaign_db, holdout_shares=(0.5,), as_of="2026-03-20")
     # as of 20 March the window is 7-20 March: T1 (10 Mar) and T2 (15 Mar) visit once; T3 (16 Mar) once.

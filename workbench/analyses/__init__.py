@@ -5,7 +5,7 @@
     churn         churn_threshold, member_lifetimes, churn_survival, churn_drivers
     wake_up       wake_up_list, export_wake_up_list
     lift          campaign_lift, campaigns_overview
-    holdout_plan  holdout_plan
+    holdout       holdout_plan
 
 Names are imported on first use, so ``import workbench`` stays quick (lifelines alone takes seconds).
 """
@@ -30,7 +30,7 @@ EXPORTS = {
     "campaign_lift": "lift",
     "campaigns_overview": "lift",
     "CampaignLift": "lift",
-    "holdout_plan": "holdout_plan",
+    "holdout_plan": "holdout",
 }
 
 __all__ = sorted(EXPORTS)
