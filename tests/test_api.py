@@ -25,7 +25,7 @@ def test_public_analyses_take_keyword_only_parameters_after_the_store():
         params = list(inspect.signature(getattr(wb, name)).parameters.values())
         positional = [p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
         assert positional[0] == "db", name
-        assert all(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[len(positional):])
+        assert all(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[len(positional) :])
 
 
 def test_unknown_names_are_attribute_errors():

@@ -45,6 +45,7 @@ def __getattr__(name: str):
         return validate_store
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
+
 __all__ = [
     "ContractError",
     "InputFileError",

@@ -636,7 +636,8 @@ def test_no_churn_gives_an_empty_result_and_a_warning(db):
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    simulate = pytest.importorskip("workbench.data.simulate")
+    from workbench.data import simulate
+
     path = tmp_path_factory.mktemp("sim") / "chain.duckdb"
     simulate.simulate_chain(path, members=8000, weeks=78, seed=3)
     truth = json.loads(simulate.truth_path(path).read_text(encoding="utf-8"))["churn"]["hazard_ratio"]

@@ -420,6 +420,7 @@ GROUP BY f.c ORDER BY f.c
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     from workbench.data import simulate
+
     out = tmp_path_factory.mktemp("sim") / "chain.duckdb"
     simulate.simulate_chain(out, members=3_000, weeks=40, seed=11)
     return out

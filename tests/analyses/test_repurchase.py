@@ -607,6 +607,7 @@ MIN_FIRST_TIME_VISITORS = 200
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     from workbench.data import simulate
+
     path = tmp_path_factory.mktemp("sim") / "chain.duckdb"
     simulate.simulate_chain(path, members=SIM_MEMBERS, weeks=SIM_WEEKS, seed=SIM_SEED)
     truth = json.loads(simulate.truth_path(path).read_text(encoding="utf-8"))

@@ -18,7 +18,10 @@ def test_lift_intervals_show_raw_and_cuped_for_every_metric(randomised):
     assert fig.data[0].x[1] == pytest.approx(2.0)  # visits: 0.75 vs 0.25
     assert fig.layout.xaxis.title.text == "Relative lift (treatment / control − 1)"
     zh = figs.lift_intervals(randomised, lang="zh")
-    assert list(zh.data[0].y) == ["到店转化率", "到店次数", "营收", "毛利"] and "活动增量" in zh.layout.title.text
+    assert (
+        list(zh.data[0].y) == ["到店转化率", "到店次数", "营收", "毛利"]
+        and "活动增量" in zh.layout.title.text
+    )
     assert "95% 区间" in zh.data[0].hovertemplate
 
 
