@@ -148,3 +148,19 @@ register_values(
 for _flag in ("vip", "in_group", "price_sensitive"):
     register_values(_flag, {"true": ("是", "Yes"), "false": ("否", "No"), "all": ("全部", "All")})
 register_values("segment", {"all": ("全部", "All"), "unknown": ("未知", "Unknown")})
+
+
+def segment_label(segment_by, value, lang: str = "zh") -> str:
+    """Display name of a segment value split by ``segment_by`` (an attribute name, or 'custom' / None).
+
+    The attribute's value label (join_channel 'store_qr' -> 门店扫码), else the shared words for 'all' and
+    'unknown', else Yes / No for flags (the engine casts booleans to 'true' / 'false'), else the value.
+    """
+    text = str(value)
+    column = segment_by if isinstance(segment_by, str) and segment_by != "custom" else "segment"
+    label = value_label(column, text, lang)
+    if label == text:
+        label = value_label("segment", text, lang)
+    if label == text and text.lower() in ("true", "false"):
+        label = t(text.lower(), lang)
+    return label

@@ -49,6 +49,7 @@ from workbench.data.store import Store
 from workbench.data.visits import numbered_visits
 from workbench.data.visits import visits as member_visits
 from workbench.errors import ParameterError, ThinDataWarning
+from workbench.i18n import segment_label
 
 __all__ = [
     "ChurnDrivers",
@@ -390,18 +391,6 @@ class ChurnDrivers:
 
 
 # -- labels shared with the figures ----------------------------------------------------------------------
-
-
-def segment_label(segment_by, value, lang: str) -> str:
-    """Display name of a segment value: the attribute's value label, Yes/No for flags, else the value."""
-    column = segment_by if isinstance(segment_by, str) else "segment"
-    text = str(value)
-    label = i18n.value_label(column, text, lang)
-    if label == text:
-        label = i18n.value_label("segment", text, lang)
-    if label == text and text.lower() in ("true", "false"):  # flags cast to text by the engine
-        label = i18n.t(text.lower(), lang)
-    return label
 
 
 def covariate_label(covariate: str, lang: str) -> str:

@@ -29,6 +29,7 @@ from workbench.data import calendar, contract
 from workbench.data.store import Store
 from workbench.data.visits import visits as member_visits
 from workbench.errors import ParameterError, ThinDataWarning, choices_message
+from workbench.i18n import segment_label
 from workbench.stats import wilson_interval
 
 COHORT_BY = ("first_visit", "join")
@@ -193,17 +194,6 @@ class CohortRetention:
 def currency_label(currency: str, lang: str) -> str:
     """元 / CNY for the default currency, else the ISO code."""
     return i18n.t("currency_cny", lang) if currency == "CNY" else currency
-
-
-def segment_label(segment_by, value, lang: str) -> str:
-    """Display name of a segment value: the attribute's value label, Yes/No for flags, else the value."""
-    column = segment_by if isinstance(segment_by, str) else "segment"
-    label = i18n.value_label(column, value, lang)
-    if label == str(value):
-        label = i18n.value_label("segment", value, lang)
-    if label == str(value) and str(value) in ("true", "false"):  # flags cast to text by the engine
-        label = i18n.t(str(value), lang)
-    return label
 
 
 def cohort_retention(

@@ -195,15 +195,8 @@ class RepurchaseCycle:
         return list(dict.fromkeys(self.medians["segment"]))
 
     def segment_label(self, value, lang: str = "zh") -> str:
-        """Display name of a segment value: the attribute's value label, Yes/No for flags, else the value."""
-        column = self.params.get("segment_by")
-        column = column if isinstance(column, str) and column != "custom" else "segment"
-        label = i18n.value_label(column, value, lang)
-        if label == str(value):
-            label = i18n.value_label("segment", value, lang)
-        if label == str(value) and str(value).lower() in ("true", "false"):  # flags cast to text
-            label = i18n.t(str(value).lower(), lang)
-        return label
+        """Display name of a segment value (see ``i18n.segment_label``)."""
+        return i18n.segment_label(self.params.get("segment_by"), value, lang)
 
     def summary(self, lang: str = "zh") -> str:
         """A human-readable summary (lifelines' print_summary in spirit), in Chinese or English."""

@@ -116,36 +116,10 @@ def survival_curves(result: ChurnSurvival, *, lang: str = "zh", show_ci: bool = 
         color, name = _color(i), labels[seg]
         days = c["day"].astype(int).tolist()
         if show_ci:
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=c["ci_high"],
-                    mode="lines",
-                    line={"width": 0, "shape": "hv", "color": color},
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=name,
-                    name=f"{name} {ci}",
-                ),
-                row=1,
-                col=1,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=c["ci_low"],
-                    mode="lines",
-                    line={"width": 0, "shape": "hv", "color": color},
-                    fill="tonexty",
-                    fillcolor=theme.band_color(color),
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=name,
-                    name=f"{name} {ci}",
-                ),
-                row=1,
-                col=1,
-            )
+            for band in theme.interval_band(
+                days, c["ci_low"], c["ci_high"], color=color, name=name, label=f"{name} {ci}", shape="hv"
+            ):
+                fig.add_trace(band, row=1, col=1)
         fig.add_trace(
             go.Scatter(
                 x=days,

@@ -121,32 +121,10 @@ def time_to_return(result: RepurchaseCycle, *, lang: str = "zh", from_visit: int
         color, name = _color(i), result.segment_label(seg, lang)
         days = c["day"].astype(int).tolist()
         # The band: upper edge, then the lower edge filled up to it, both as steps like the curve.
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=c["ci_high"],
-                mode="lines",
-                line={"width": 0, "shape": "hv", "color": color},
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-                name=f"{name} {ci}",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=c["ci_low"],
-                mode="lines",
-                line={"width": 0, "shape": "hv", "color": color},
-                fill="tonexty",
-                fillcolor=theme.band_color(color),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-                name=f"{name} {ci}",
-            )
-        )
+        for band in theme.interval_band(
+            days, c["ci_low"], c["ci_high"], color=color, name=name, label=f"{name} {ci}", shape="hv"
+        ):
+            fig.add_trace(band)
         fig.add_trace(
             go.Scatter(
                 x=days,

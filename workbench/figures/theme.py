@@ -33,3 +33,20 @@ def band_color(hex_color: str, opacity: float = BAND_OPACITY) -> str:
     h = hex_color.lstrip("#")
     r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{opacity})"
+
+
+def interval_band(
+    x, low, high, *, color: str, name: str, label: str, shape: str = "linear"
+) -> list[go.Scatter]:
+    """Two traces that shade the interval [low, high] along x (upper edge, then lower edge filled to it).
+
+    ``shape='hv'`` draws steps, as Kaplan-Meier curves need. The traces join the legend group ``name`` (the
+    curve's), are called ``label`` (e.g. "上海 95% 置信区间"), stay out of the legend and skip hover, so the
+    curve itself carries the numbers.
+    """
+    edge = {"width": 0, "shape": shape, "color": color}
+    common = {"mode": "lines", "hoverinfo": "skip", "showlegend": False, "legendgroup": name}
+    return [
+        go.Scatter(x=x, y=high, line=edge, name=label, **common),
+        go.Scatter(x=x, y=low, line=edge, fill="tonexty", fillcolor=band_color(color), name=label, **common),
+    ]
