@@ -174,3 +174,9 @@ def observational_db(make_store, store_row):
     path = make_store({"stores": [store_row()], "members": members, "orders": orders, "campaigns": campaigns,
                        "assignments": assignments}, data_through="2026-03-31")  # fmt: skip
     return wb.connect(path)
+
+
+@pytest.fixture
+def order_row():
+    """order_row(order_id, member_id, local time, amount, discount=None, coupon=None) -> an orders row."""
+    return order

@@ -135,3 +135,26 @@ def test_holdout_plan_uses_the_chains_baseline(campaign_db):
     assert row.sd == pytest.approx(np.std([1, 1, 0, 0, 0], ddof=1))
     with pytest.raises(wb.ParameterError, match="expected one of: visits, revenue, converted"):
         holdout_plan(campaign_db, metric="margin")
+
+
+def test_a_campaign_with_no_visits_in_the_control_arm(make_store, store_row, order_row):
+    """Treatment visits 1, 0, 1; control 0, 0, 0: the lift is 2/3 visit, relative lift undefined (NaN)."""
+    members = [
+        {"member_id": m, "joined_at": "2026-01-01 12:00"} for m in ["T1", "T2", "T3", "K1", "K2", "K3"]
+    ]
+    assignments = [
+        {"campaign_id": "C3", "member_id": m, "arm": "treatment" if m[0] == "T" else "control",
+         "assigned_at": "2026-03-02 10:00"} for m in ["T1", "T2", "T3", "K1", "K2", "K3"]
+    ]  # fmt: skip
+    orders = [order_row("x1", "T1", "2026-03-03 12:00", 30), order_row("x2", "T3", "2026-03-04 12:00", 30)]
+    campaigns = [{"campaign_id": "C3", "name": "test", "kind": "coupon", "starts_at": "2026-03-02 00:00",
+                  "ends_at": "2026-03-02 23:00", "holdout_share": 0.5, "outcome_window_days": 7}]  # fmt: skip
+    path = make_store({"stores": [store_row()], "members": members, "orders": orders, "campaigns": campaigns,
+                       "assignments": assignments}, data_through="2026-03-31")  # fmt: skip
+    r = campaign_lift(wb.connect(path), "C3")
+    v = row(r, "visits")
+    assert v.control_mean == 0 and v.abs_lift == pytest.approx(2 / 3)
+    assert math.isnan(v.rel_lift)
+    welch = st.ttest_ind([1, 0, 1], [0, 0, 0], equal_var=False)
+    assert (v.abs_low, v.abs_high) == pytest.approx(tuple(welch.confidence_interval(0.95)))
+    assert math.isnan(r.impact.iloc[0].roi)  # no coupons issued: no cost to return on
