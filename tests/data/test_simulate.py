@@ -620,7 +620,6 @@ def test_seasonal_clock_runs_faster_on_weekends_and_slower_in_the_festival_week(
 
 
 def test_spring_festival_dates_agree_with_the_holidays_package():
-    pytest.importorskip("holidays")
     years = sorted(SPRING_FESTIVAL)
     assert spring_festivals_from_holidays(years[0], years[-1]) == SPRING_FESTIVAL
     assert spring_festivals(2031, 2032) == [dt.date(2031, 1, 23), dt.date(2032, 2, 11)]  # beyond the table
