@@ -148,9 +148,9 @@ def campaign_lift(
         )
     segments = segment_by is not None
     moments = arm_moments(outcomes, by=("segment", "arm"))
-    if segments:
-        overall = arm_moments(outcomes.mutate(segment=ibis.literal("all")), by=("segment", "arm"))
-        moments = pd.concat([overall, moments], ignore_index=True)
+    if segments:  # sufficient statistics add up: the overall row is the sum of the segments' rows
+        overall = moments.drop(columns="segment").groupby(["arm", "metric"], as_index=False, sort=False).sum()
+        moments = pd.concat([overall.assign(segment="all")[moments.columns], moments], ignore_index=True)
     arms = _arms_table(moments)
     if design == RANDOMISED:
         lift = _randomised_lift(moments, confidence, label)

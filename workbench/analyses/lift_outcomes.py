@@ -33,6 +33,8 @@ PRE_WINDOW = {metric: f"prewin_{metric}" for metric in METRICS}
 # Share of the menu price that is contribution margin after food cost. Restaurant food cost runs at about
 # 30-40% of menu price, so 0.65 is a common planning value; chains pass their own.
 DEFAULT_MARGIN_RATE = 0.65
+# Outcome window of a campaign that does not state one: a month, the usual validity of a coupon.
+DEFAULT_WINDOW_DAYS = 30
 # Days before assignment whose behaviour is the CUPED covariate (a quarter: long enough to see a regular's
 # rhythm, short enough to describe the member at the campaign).
 DEFAULT_PRE_DAYS = 90
@@ -52,7 +54,9 @@ class CampaignInfo:
     window_days: int
 
 
-def campaign_info(db: Store, campaign_id: str, *, default_window_days: int = 30) -> CampaignInfo:
+def campaign_info(
+    db: Store, campaign_id: str, *, default_window_days: int = DEFAULT_WINDOW_DAYS
+) -> CampaignInfo:
     """The campaign ``campaign_id``; a ParameterError lists the valid ids when it does not exist."""
     db.require("campaigns", "assignments", needed_by="campaign lift")
     c = db.campaigns
@@ -85,7 +89,7 @@ def member_outcomes(
     as_of: dt.date,
     margin_rate: float = DEFAULT_MARGIN_RATE,
     pre_days: int = DEFAULT_PRE_DAYS,
-    default_window_days: int = 30,
+    default_window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> ibis.Table:
     """One row per (campaign, assigned member), for one campaign id or many at once.
 
@@ -128,7 +132,7 @@ def comparison_outcomes(
     as_of: dt.date,
     margin_rate: float = DEFAULT_MARGIN_RATE,
     pre_days: int = DEFAULT_PRE_DAYS,
-    default_window_days: int = 30,
+    default_window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> ibis.Table:
     """Outcomes of members NOT assigned to the campaign, over the campaign's window from its start day.
 
