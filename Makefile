@@ -9,8 +9,11 @@ WEEKS  ?= 104
 SEED   ?= 7
 SIZE   ?= demo
 PYTEST_ARGS ?=
+REPORTS ?= reports
+PORT   ?= 8866
+WEEK   ?= latest
 
-.PHONY: setup demo test test-all lint format bench clean
+.PHONY: setup demo data test test-all test-spark lint format bench lab report dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +23,24 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install the project with its test tools
 
-demo: $(STAMP)  ## simulate the demo chain into $(DATA) and summarise it
+demo: $(STAMP)  ## simulate the demo chain, publish its latest weekly report, say where to open it
 	$(BIN)/workbench simulate --members $(MEMBERS) --weeks $(WEEKS) --seed $(SEED) --out $(DATA)
+	$(BIN)/workbench report --latest --data $(DATA) --out $(REPORTS)
+
+data: $(STAMP)  ## simulate the demo chain only
+	$(BIN)/workbench simulate --members $(MEMBERS) --weeks $(WEEKS) --seed $(SEED) --out $(DATA)
+
+$(DATA):
+	$(MAKE) data
+
+report: $(STAMP) $(DATA)  ## publish the weekly report (WEEK=2026-W47, default the latest complete week)
+	$(BIN)/workbench report $(if $(filter latest,$(WEEK)),--latest,--week $(WEEK)) --data $(DATA) --out $(REPORTS)
+
+dashboard: $(STAMP) $(DATA)  ## serve the Voila dashboards on 127.0.0.1:$(PORT)
+	$(BIN)/workbench dashboard --data $(DATA) --port $(PORT)
+
+lab: $(STAMP) $(DATA)  ## JupyterLab on the notebooks with the project's kernel
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)  ## the test suite (without tests marked slow or spark)
 	$(BIN)/pytest -q -m "not slow and not spark" $(PYTEST_ARGS)
