@@ -50,7 +50,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.config import Settings
-from workbench.data import contract, privacy
+from workbench.data import calendar, contract, derived, privacy
 from workbench.data.mapping import (
     MappedFrame,
     Mapping,
@@ -87,6 +87,7 @@ class FileLoad:
     rows_quarantined           distinct rows held in quarantine (including rows held since an earlier load)
     rows_released              rows held in quarantine by an earlier load that have now loaded
     rejected                   True when the file could not load at all (a required column is missing)
+    earliest_change            orders only: the earliest ordered_at among rows written (None when none)
     problems                   file, table, column, rule, rows, examples, message
     notes                      what was done to the file: header row found, phone hashed, columns dropped
     """
@@ -101,6 +102,7 @@ class FileLoad:
     rows_quarantined: int = 0
     rows_released: int = 0
     rejected: bool = False
+    earliest_change: pd.Timestamp | None = None
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     notes: list[str] = field(default_factory=list)
 
@@ -253,6 +255,15 @@ def load_files(
         ]  # fmt: skip
     finally:
         con.close()
+    # Extend the derived tables from the local day of the earliest order written (a rebuild on the first
+    # load); orders released from quarantine are not dated here, so a release rebuilds.
+    changes = [r.earliest_change for r in results if r.earliest_change is not None]
+    released = any(r.rows_released for r in results if r.table == "orders")
+    if changes or released:
+        since = None
+        if changes and not released:
+            since = calendar.to_local_dates(pd.Series([min(changes)]), store_settings.timezone).iloc[0]
+        derived.refresh(into, since=since)
     return LoadSummary(str(into), load_id, results)
 
 
@@ -362,6 +373,9 @@ def _load_one(con, p: _Prepared, *, load_id, settings: Settings, batch_tables, n
         result.rows_released = _release(con, p.table, frame.loc[loaded_rows], set(quarantine["record"]))
         _quarantine(con, quarantine, load_id, loaded_at)
         result.rows_loaded = len(new_rows) + len(changed)
+        if p.table == "orders" and result.rows_loaded:
+            written = good.loc[list(new_rows) + list(changed["row"]), "ordered_at"]
+            result.earliest_change = pd.Timestamp(written.min())
         result.rows_updated = len(changed)
         result.rows_already_present = len(same_rows)
         result.rows_quarantined = int(quarantine["source_row"].nunique()) if not quarantine.empty else 0

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.config import Settings
-from workbench.data import calendar
+from workbench.data import calendar, derived
 from workbench.data.contract import (
     ARMS,
     GROUP_KINDS,
@@ -150,11 +150,13 @@ def simulate_chain(
     end="2026-11-22",
     settings: Settings | None = None,
     progress: bool = False,
+    derive: bool = True,
 ) -> SimulationSummary:
     """Simulate a restaurant chain's private domain into a new DuckDB store at ``out``, with ground truth.
 
     ``weeks`` ISO weeks ending on ``end`` (a Sunday; the last day is complete) in the settings' time zone.
     Replaces ``out`` and its truth files. Same arguments, same tables. Returns a SimulationSummary.
+    ``derive`` also builds the derived tables weekly runs extend (:mod:`workbench.data.derived`).
     """
     if members < 1:
         raise ParameterError(f"members={members} is not valid; expected a positive number of members.")
@@ -209,6 +211,9 @@ def simulate_chain(
         )
     finally:
         con.close()
+    if derive:
+        derived.refresh(out)
+        step("derived tables")
 
     mc = T.monte_carlo_returns(seed, stores, groups, tl, keys, plans)
     step("Monte Carlo truth")

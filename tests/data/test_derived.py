@@ -1,0 +1,80 @@
+"""Derived tables: a load of new orders extends them, and the extension equals a rebuild."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+import workbench as wb
+from workbench.data import derived, simulate
+from workbench.data.visits import visits
+
+CUT = "2026-03-01"  # orders on and after this local day arrive in a second load
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("derived") / "chain.duckdb"
+    simulate.simulate_chain(path, members=600, weeks=20, seed=4, end="2026-03-22")
+    return path
+
+
+def _table_rows(path, name):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return sorted(con.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
+    finally:
+        con.close()
+
+
+def test_simulated_store_has_fresh_derived_tables(chain):
+    with wb.connect(chain) as db:
+        assert derived.fresh(db)
+        n = db.backend.table(derived.VISITS).count().execute()
+        assert n == visits(db).count().execute() > 0
+
+
+def test_a_load_of_new_orders_extends_the_tables_to_what_a_rebuild_gives(chain, tmp_path, monkeypatch):
+    store = tmp_path / "store.duckdb"
+    shutil.copy(chain, store)
+    # The simulated chain keeps no salt file; orders carry no phone numbers, any salt will do.
+    monkeypatch.setenv("WORKBENCH_HASH_SALT", "simulated")
+    late = tmp_path / "orders.parquet"
+    con = duckdb.connect(str(store))
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    late_rows = con.execute(
+        f"SELECT count(*) FROM orders WHERE CAST(ordered_at AS DATE) >= DATE '{CUT}'"
+    ).fetchone()[0]
+    con.execute(
+        f"COPY (SELECT * FROM orders WHERE CAST(ordered_at AS DATE) >= DATE '{CUT}') TO '{late}' (FORMAT parquet)"
+    )
+    con.execute(f"DELETE FROM orders WHERE CAST(ordered_at AS DATE) >= DATE '{CUT}'")
+    con.close()
+    before = derived.refresh(store)  # the store as it was before the new orders
+    assert before.mode == "rebuild"
+
+    summary = wb.load_files([late], into=store, table="orders")
+    assert summary.results[0].rows_loaded == late_rows > 0
+
+    with wb.connect(store) as db:
+        assert derived.fresh(db)
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(store, rebuilt)
+    assert derived.refresh(rebuilt).mode == "rebuild"
+    for name in derived.DERIVED_TABLES:
+        assert _table_rows(store, name) == _table_rows(rebuilt, name), name
+    # and both equal the tables of the chain that never lost its orders
+    for name in derived.DERIVED_TABLES:
+        assert _table_rows(store, name) == _table_rows(chain, name), name
+
+
+def test_orders_written_behind_the_workbench_make_the_tables_stale(chain, tmp_path):
+    store = tmp_path / "store.duckdb"
+    shutil.copy(chain, store)
+    con = duckdb.connect(str(store))
+    con.execute("DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders LIMIT 1)")
+    con.close()
+    with wb.connect(store) as db:
+        assert not derived.fresh(db)

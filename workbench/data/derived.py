@@ -1,0 +1,197 @@
+"""Derived tables a weekly run extends instead of rebuilding two years of work.
+
+A DuckDB store keeps three tables computed from ``orders`` (names start with ``_``, beside the quarantine
+and the load log):
+
+  _visits               one row per member and local day: member_id, day, store_id (store of the day's
+                        first order), orders, amount, discount, coupon_used. The unit of every analysis
+                        (DESIGN.md, "Visit"); about 60% of the member order lines.
+  _member_first_visit   one row per member who has visited: member_id, first_day, first_store_id,
+                        first_ticket (amount of the first visit).
+  _member_periods       one row per member and period with a visit: member_id, period ('week' / 'month'),
+                        period_start, visits, amount.
+
+``refresh(path, since=day)`` re-derives only what orders on or after ``day`` can change: the visits of those
+days, the first visit of the members who visited then, and the periods that hold those days. A load of new
+orders calls it with the earliest new order's day; ``refresh(path)`` without ``since`` rebuilds everything.
+The store records which orders the tables reflect (``_meta`` keys ``derived_orders`` and
+``derived_max_ordered_at``), and :func:`fresh` tells an analysis whether it may read them; when they are
+stale (orders written by another tool), analyses compute from ``orders`` directly, which gives the same
+numbers, only slower.
+
+On engines other than a DuckDB file (Spark, a warehouse) the analyses compute visits from ``orders`` in the
+engine; a chain can materialise the same tables there with its own scheduler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+
+from workbench.data import calendar, contract
+
+VISITS = "_visits"
+FIRST_VISIT = "_member_first_visit"
+PERIODS = "_member_periods"
+DERIVED_TABLES = (VISITS, FIRST_VISIT, PERIODS)
+# Periods kept in _member_periods: those cohorts and lifecycle use.
+DERIVED_PERIODS = ("week", "month")
+META_ORDERS = "derived_orders"
+META_MAX_ORDERED_AT = "derived_max_ordered_at"
+
+
+@dataclass
+class RefreshResult:
+    """What a refresh did: ``mode`` ('rebuild' or 'extend'), ``since`` (first day re-derived, None for a
+    rebuild), rows now in each table, and ``seconds`` of wall time."""
+
+    mode: str
+    since: dt.date | None
+    rows: dict[str, int]
+    seconds: float
+
+
+def _orders_stamp(backend) -> tuple[int, str]:
+    """(rows, max ordered_at as text) of the orders table: what the derived tables reflect."""
+    o = backend.table("orders")
+    row = o.aggregate(n=o.count(), last=o.ordered_at.max()).to_pandas().iloc[0]
+    last = "" if row["last"] is None or str(row["last"]) in ("NaT", "None") else str(row["last"])
+    return int(row["n"]), last
+
+
+def _visits_expr(backend, since: dt.date | None) -> ibis.Table:
+    o = backend.table("orders")
+    o = o.filter(o.member_id.notnull()).mutate(day=calendar.local_day(o.ordered_at))
+    if since is not None:
+        o = o.filter(o.day >= calendar.date_literal(since))
+    return o.group_by(["member_id", "day"]).aggregate(
+        store_id=o.store_id.argmin(o.ordered_at),
+        orders=o.count(),
+        amount=o.amount.sum(),  # decimals: sums are exact, so an extension equals a rebuild
+        discount=o.discount.fill_null(0).sum(),
+        coupon_used=o.coupon_id.notnull().any(),
+    )
+
+
+def _first_visit_expr(v: ibis.Table) -> ibis.Table:
+    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    return (
+        v.mutate(rn=ibis.row_number().over(w))
+        .filter(lambda t: t.rn == 0)
+        .select("member_id", first_day="day", first_store_id="store_id", first_ticket="amount")
+    )
+
+
+def _periods_expr(v: ibis.Table) -> ibis.Table:
+    parts = []
+    for period in DERIVED_PERIODS:
+        p = v.mutate(
+            period=ibis.literal(period), period_start=calendar.period_start(v.day, period).cast("date")
+        )
+        parts.append(
+            p.group_by(["member_id", "period", "period_start"]).aggregate(
+                visits=p.count(), amount=p.amount.sum()
+            )
+        )
+    return ibis.union(*parts)
+
+
+def _create(con, name: str, expr: ibis.Table, *, temp: bool = False) -> None:
+    kind = "TEMP TABLE" if temp else "TABLE"
+    con.execute(f'CREATE OR REPLACE {kind} "{name}" AS {ibis.to_sql(expr, dialect="duckdb")}')
+
+
+def _insert(con, name: str, expr: ibis.Table) -> None:
+    cols = ", ".join(f'"{c}"' for c in expr.columns)
+    con.execute(f'INSERT INTO "{name}" ({cols}) {ibis.to_sql(expr, dialect="duckdb")}')
+
+
+def refresh(path, *, since=None) -> RefreshResult:
+    """Build (``since=None``) or extend (``since`` = the earliest day with new or changed orders) the
+    derived tables of the DuckDB store at ``path``; returns a :class:`RefreshResult`.
+
+    Extending re-derives visits on and after ``since``, the first visit of every member with a visit then,
+    and every week and month that holds a day on or after ``since``; the result equals a rebuild.
+    """
+    from workbench.data.store import connect, set_meta
+
+    t0 = time.perf_counter()
+    path = Path(path)
+    db = connect(path, read_only=False)
+    backend = db.backend
+    con = backend.con
+    try:
+        present = set(backend.list_tables())
+        since_day = calendar.as_date(since) if since is not None else None
+        if since_day is None or not set(DERIVED_TABLES) <= present:
+            mode, since_day = "rebuild", None
+            _create(con, VISITS, _visits_expr(backend, None))
+            v = backend.table(VISITS)
+            _create(con, FIRST_VISIT, _first_visit_expr(v))
+            _create(con, PERIODS, _periods_expr(v))
+            # DuckDB's date_trunc gives timestamps; keep the column a date as documented.
+            con.execute(f'ALTER TABLE "{PERIODS}" ALTER period_start TYPE DATE')
+        else:
+            mode = "extend"
+            day = since_day.isoformat()
+            # Periods holding `since`: re-derive from the start of the earliest such period.
+            period_from = min(
+                since_day - dt.timedelta(days=since_day.weekday()),  # ISO week start (Monday)
+                since_day.replace(day=1),
+            )
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"DELETE FROM \"{VISITS}\" WHERE day >= DATE '{day}'")
+                _insert(con, VISITS, _visits_expr(backend, since_day))
+                v = backend.table(VISITS)
+                touched = v.filter(v.day >= calendar.date_literal(since_day)).select("member_id").distinct()
+                _create(con, "_touched_members", touched, temp=True)
+                con.execute(
+                    f'DELETE FROM "{FIRST_VISIT}" WHERE member_id IN (SELECT member_id FROM _touched_members)'
+                )
+                t = backend.table("_touched_members")
+                mine = v.semi_join(t, v.member_id == t.member_id)
+                _insert(con, FIRST_VISIT, _first_visit_expr(mine))
+                con.execute(
+                    f"DELETE FROM \"{PERIODS}\" WHERE period_start >= DATE '{period_from.isoformat()}'"
+                )
+                recent = v.filter(v.day >= calendar.date_literal(period_from))
+                fresh_periods = _periods_expr(recent)
+                fresh_periods = fresh_periods.filter(
+                    fresh_periods.period_start >= calendar.date_literal(period_from)
+                )
+                _insert(con, PERIODS, fresh_periods)
+                con.execute("DROP TABLE IF EXISTS _touched_members")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        rows, last = _orders_stamp(backend)
+        set_meta(con, **{META_ORDERS: rows, META_MAX_ORDERED_AT: last})
+        counts = {name: int(backend.table(name).count().execute()) for name in DERIVED_TABLES}
+    finally:
+        db.close()
+    return RefreshResult(mode=mode, since=since_day, rows=counts, seconds=time.perf_counter() - t0)
+
+
+def fresh(db) -> bool:
+    """True when ``db`` (a Store) holds derived tables that reflect its current orders."""
+    cache = getattr(db, "_derived_fresh", None)
+    if cache is not None:
+        return cache
+    ok = False
+    try:
+        present = set(db.backend.list_tables())
+        if set(DERIVED_TABLES) <= present and contract.META_TABLE in present:
+            m = db.backend.table(contract.META_TABLE).to_pandas()
+            meta = dict(zip(m["key"], m["value"], strict=True))
+            rows, last = _orders_stamp(db.backend)
+            ok = meta.get(META_ORDERS) == str(rows) and meta.get(META_MAX_ORDERED_AT) == last
+    except Exception:  # an engine without these tables or without _meta: compute from orders
+        ok = False
+    db._derived_fresh = ok
+    return ok
