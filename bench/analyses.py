@@ -1,0 +1,286 @@
+"""Benchmark of every analysis against its floor: one hand-written DuckDB SQL query, and the pandas recipe.
+
+    python bench/analyses.py [--size demo|1m] [--repeats 3] [--only cohorts,churn] [--store PATH]
+
+``demo`` uses data/demo.duckdb (30,000 members); ``1m`` simulates (or reuses) data/bench_1m.duckdb with
+1,000,000 members and about 20 million orders. Each measurement runs in its own Python process, so the
+peak resident memory (``ru_maxrss`` of the child) belongs to that measurement alone; inside the process
+the call runs ``--repeats`` times after the store is opened and the median wall time is reported.
+
+For each analysis:
+  workbench  the public call a notebook makes (engine aggregation + statistics in Python)
+  SQL        one hand-written DuckDB query giving the same counts: the engine's floor
+  pandas     the recipe an analyst would write: read the member orders into pandas, then groupby
+             (timed once: it is the slow one)
+
+Prints a table of median seconds, peak MB and the ratios (workbench / SQL, pandas / workbench) with the
+targets (within 1.2x of SQL, under 10 s at 1M members, 10x faster than pandas, peak under 4 GB), and
+writes it to bench/results/analyses-<size>.md. A missed target says MISSED in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+SIZES = {
+    "demo": (ROOT / "data" / "demo.duckdb", 30_000),
+    "1m": (ROOT / "data" / "bench_1m.duckdb", 1_000_000),
+}
+WEEKS = 104
+SEED = 7
+
+# Targets of the scale issue, on a 2-core, 24 GB machine.
+TARGET_SQL_RATIO = 1.2
+TARGET_SECONDS = 10.0
+TARGET_PANDAS_RATIO = 10.0
+TARGET_PEAK_MB = 4096
+
+# The hand-written SQL floor of each analysis. {as_of} is the analysis day; the session time zone is the
+# chain's, so CAST(ordered_at AS DATE) is the local day.
+VISITS_SQL = """
+    SELECT member_id, CAST(ordered_at AS DATE) AS d, sum(amount) AS amount, bool_or(coupon_id IS NOT NULL) AS cp
+    FROM orders WHERE member_id IS NOT NULL AND CAST(ordered_at AS DATE) <= DATE '{as_of}' GROUP BY 1, 2
+"""
+SQL = {
+    "cohorts": f"""
+        WITH v AS ({VISITS_SQL}),
+        f AS (SELECT member_id, date_trunc('month', min(d)) AS c FROM v GROUP BY 1),
+        a AS (SELECT v.member_id, f.c, date_diff('month', f.c, date_trunc('month', v.d)) AS age,
+                     sum(v.amount) AS amount
+              FROM v JOIN f USING (member_id) GROUP BY 1, 2, 3)
+        SELECT c, age, count(*) AS active, sum(amount) AS revenue FROM a GROUP BY 1, 2""",
+    "repurchase": f"""
+        WITH v AS ({VISITS_SQL}),
+        n AS (SELECT member_id, d, row_number() OVER w AS k, lead(d) OVER w AS nxt FROM v
+              WINDOW w AS (PARTITION BY member_id ORDER BY d))
+        SELECT least(k, 5) AS from_visit, coalesce(date_diff('day', d, nxt), date_diff('day', d, DATE '{{as_of}}')) AS days,
+               nxt IS NOT NULL AS returned, count(*) AS members
+        FROM n GROUP BY 1, 2, 3""",
+    "churn": f"""
+        WITH v AS ({VISITS_SQL}),
+        g AS (SELECT member_id, d, date_diff('day', lag(d) OVER (PARTITION BY member_id ORDER BY d), d) AS gap FROM v),
+        t AS (SELECT ceil(quantile_cont(gap, 0.9)) AS t FROM g WHERE gap IS NOT NULL),
+        m AS (SELECT member_id, min(d) AS first, max(d) AS last FROM v GROUP BY 1)
+        SELECT date_diff('day', first, last) AS lifetime,
+               date_diff('day', last, DATE '{{as_of}}') > (SELECT t FROM t) AS churned, count(*) AS members
+        FROM m GROUP BY 1, 2""",
+    "lift": """
+        WITH c AS (SELECT * FROM campaigns WHERE campaign_id = '{campaign}'),
+        a AS (SELECT s.member_id, s.arm FROM assignments s JOIN c USING (campaign_id)),
+        o AS (SELECT o.member_id, count(DISTINCT CAST(o.ordered_at AS DATE)) AS visits, sum(o.amount) AS revenue
+              FROM orders o JOIN a USING (member_id), c
+              WHERE o.ordered_at >= c.starts_at AND o.ordered_at < c.starts_at + to_days(c.outcome_window_days)
+              GROUP BY 1)
+        SELECT a.arm, count(*) AS n, count(o.member_id) AS converted, sum(coalesce(o.visits, 0)) AS visits,
+               sum(coalesce(o.visits, 0) ^ 2) AS visits_sq, sum(coalesce(o.revenue, 0)) AS revenue,
+               sum(coalesce(o.revenue, 0) ^ 2) AS revenue_sq
+        FROM a LEFT JOIN o USING (member_id) GROUP BY 1""",
+}
+
+# The workbench call of each analysis; `db` is the open store, `as_of` a date, `campaign` a campaign id.
+CALLS = {
+    "cohorts": "wb.cohort_retention(db, as_of=as_of, period='month')",
+    "repurchase": "wb.repurchase_cycle(db, as_of=as_of)",
+    "churn": "wb.churn_survival(db, as_of=as_of)",
+    "churn_cox": "wb.churn_drivers(db, as_of=as_of)",
+    "lift": "wb.campaign_lift(db, campaign, as_of=as_of)",
+}
+
+# The pandas recipe: member orders read into pandas once, then the usual groupby code.
+PANDAS_READ = """
+o = con.execute("SELECT member_id, ordered_at, amount, coupon_id FROM orders WHERE member_id IS NOT NULL").df()
+o["d"] = o["ordered_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+o = o[o["d"] <= pd.Timestamp(as_of)]
+o["amount"] = o["amount"].astype(float)
+"""
+PANDAS = {
+    "cohorts": PANDAS_READ
+    + """
+v = o.groupby(["member_id", "d"], as_index=False)["amount"].sum()
+v["c"] = v.groupby("member_id")["d"].transform("min").dt.to_period("M")
+v["age"] = (v["d"].dt.to_period("M") - v["c"]).apply(lambda x: x.n)
+out = v.groupby(["c", "age"]).agg(active=("member_id", "nunique"), revenue=("amount", "sum"))
+""",
+    "repurchase": PANDAS_READ
+    + """
+v = o.groupby(["member_id", "d"], as_index=False)["amount"].sum().sort_values(["member_id", "d"])
+v["k"] = v.groupby("member_id").cumcount() + 1
+v["nxt"] = v.groupby("member_id")["d"].shift(-1)
+v["returned"] = v["nxt"].notna()
+v["days"] = (v["nxt"].fillna(pd.Timestamp(as_of)) - v["d"]).dt.days
+v["from_visit"] = v["k"].clip(upper=5)
+out = v.groupby(["from_visit", "days", "returned"]).size()
+""",
+    "churn": PANDAS_READ
+    + """
+v = o.groupby(["member_id", "d"], as_index=False)["amount"].sum().sort_values(["member_id", "d"])
+gap = v.groupby("member_id")["d"].diff().dt.days
+t = np.ceil(gap.dropna().quantile(0.9))
+m = v.groupby("member_id")["d"].agg(["min", "max"])
+m["lifetime"] = (m["max"] - m["min"]).dt.days
+m["churned"] = (pd.Timestamp(as_of) - m["max"]).dt.days > t
+out = m.groupby(["lifetime", "churned"]).size()
+""",
+}
+
+CHILD = r"""
+import json, resource, statistics, sys, time, warnings
+warnings.simplefilter("ignore")
+kind, name, store, repeats, code = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+t0 = time.perf_counter()
+import duckdb, numpy as np, pandas as pd
+import workbench as wb
+from workbench.analyses import scope
+db = wb.connect(store)
+as_of = scope.resolve_as_of(db, None)
+tz = db.settings.timezone
+camp = db.campaigns.to_pandas().sort_values("starts_at")
+camp = camp[camp["holdout_share"].fillna(0) > 0]
+campaign = str(camp["campaign_id"].iloc[len(camp) // 2]) if len(camp) else None
+con = db.backend.con
+con.execute("SET enable_progress_bar = false")
+setup = time.perf_counter() - t0
+times = []
+for _ in range(repeats):
+    t = time.perf_counter()
+    if kind == "workbench":
+        result = eval(code, {"wb": wb, "db": db, "as_of": as_of, "campaign": campaign})
+    elif kind == "sql":
+        con.execute(code.format(as_of=as_of.isoformat(), campaign=campaign)).fetchall()
+    else:
+        exec(code, {"con": con, "pd": pd, "np": np, "as_of": as_of, "tz": tz})
+    times.append(time.perf_counter() - t)
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"median": statistics.median(times), "min": min(times), "setup": setup, "peak_mb": peak_kb / 1024}))
+"""
+
+
+def measure(kind: str, name: str, store: Path, repeats: int, code: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, name, str(store), str(repeats), code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        return {"error": tail}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ensure_store(size: str, store: Path | None) -> Path:
+    path, members = SIZES[size]
+    path = store or path
+    if not path.exists():
+        print(
+            f"simulating {members:,} members into {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True
+        )
+        from workbench.data.simulate import simulate_chain
+
+        simulate_chain(path, members=members, weeks=WEEKS, seed=SEED)
+    return path
+
+
+def fmt_seconds(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def mb(value) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def table(rows: list[dict], *, size: str, store_info: str, repeats: int) -> str:
+    head = (
+        f"Analyses at size **{size}** ({store_info}); {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{dt.date.today().isoformat()}. Median wall seconds of {repeats} runs in one process (pandas: 1 run); "
+        f"peak MB = the process's peak resident memory. Targets: workbench <= {TARGET_SQL_RATIO}x SQL, "
+        f"< {TARGET_SECONDS:.0f} s, pandas >= {TARGET_PANDAS_RATIO:.0f}x workbench, peak < {TARGET_PEAK_MB:,} MB.\n\n"
+        "| analysis | workbench s | SQL s | pandas s | wb / SQL | pandas / wb | wb peak MB | pandas peak MB | targets |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = []
+    for r in rows:
+        wb_s, sql_s, pd_s = r.get("workbench"), r.get("sql"), r.get("pandas")
+        ratio_sql = wb_s / sql_s if wb_s and sql_s else None
+        ratio_pd = pd_s / wb_s if wb_s and pd_s else None
+        checks = []
+        if wb_s is not None:
+            checks.append(f"time {verdict(wb_s < TARGET_SECONDS)}")
+        if ratio_sql is not None:
+            checks.append(f"vs SQL {verdict(ratio_sql <= TARGET_SQL_RATIO)}")
+        if ratio_pd is not None:
+            checks.append(f"vs pandas {verdict(ratio_pd >= TARGET_PANDAS_RATIO)}")
+        if r.get("peak_mb") is not None:
+            checks.append(f"memory {verdict(r['peak_mb'] < TARGET_PEAK_MB)}")
+        if r.get("errors"):
+            checks.append("error: " + "; ".join(r["errors"]))
+        lines.append(
+            f"| {r['name']} | {fmt_seconds(wb_s)} | {fmt_seconds(sql_s)} | {fmt_seconds(pd_s)} "
+            f"| {'—' if ratio_sql is None else f'{ratio_sql:.1f}x'} | {'—' if ratio_pd is None else f'{ratio_pd:.0f}x'} "
+            f"| {mb(r.get('peak_mb'))} | {mb(r.get('pandas_peak_mb'))} | {', '.join(checks)} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="demo")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated analyses (default: all)")
+    parser.add_argument("--store", type=Path, default=None, help="an existing store instead of the size's")
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas recipes")
+    args = parser.parse_args(argv)
+    store = ensure_store(args.size, args.store)
+    names = [n for n in CALLS if not args.only or n in args.only.split(",")]
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    members, orders = con.execute(
+        "SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM orders)"
+    ).fetchone()
+    con.close()
+    store_info = f"{members:,} members, {orders:,} orders"
+    rows = []
+    for name in names:
+        row = {"name": name, "errors": []}
+        t0 = time.perf_counter()
+        wbm = measure("workbench", name, store, args.repeats, CALLS[name])
+        row["workbench"], row["peak_mb"] = wbm.get("median"), wbm.get("peak_mb")
+        if "error" in wbm:
+            row["errors"].append(f"workbench: {wbm['error'].splitlines()[-1]}")
+        if name in SQL:
+            sqlm = measure("sql", name, store, args.repeats, SQL[name])
+            row["sql"] = sqlm.get("median")
+            if "error" in sqlm:
+                row["errors"].append(f"SQL: {sqlm['error'].splitlines()[-1]}")
+        if name in PANDAS and not args.no_pandas:
+            pdm = measure("pandas", name, store, 1, PANDAS[name])
+            row["pandas"], row["pandas_peak_mb"] = pdm.get("median"), pdm.get("peak_mb")
+            if "error" in pdm:
+                row["errors"].append(f"pandas: {pdm['error'].splitlines()[-1]}")
+        rows.append(row)
+        print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    text = table(rows, size=args.size, store_info=store_info, repeats=args.repeats)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"analyses-{args.size}.md").write_text("# Benchmark: analyses\n\n" + text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
