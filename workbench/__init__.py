@@ -26,7 +26,13 @@ from workbench.errors import (
 
 __version__ = "0.1.0"
 
-_LAZY = {"figures": "workbench.figures", "stats": "workbench.stats", "analyses": "workbench.analyses"}
+_LAZY = {
+    "figures": "workbench.figures",
+    "stats": "workbench.stats",
+    "analyses": "workbench.analyses",
+    "reporting": "workbench.reporting",
+    "dashboards": "workbench.dashboards",
+}
 
 
 def __getattr__(name: str):

@@ -6,6 +6,15 @@
     wake_up       wake_up_list, export_wake_up_list
     lift          campaign_lift, campaigns_overview
     holdout       holdout_plan
+    lifecycle     lifecycle (new / active / returning / dormant / lost per period, flows)
+    funnel        acquisition_funnel, funnel_members
+    pareto        revenue_pareto
+    vip           vip_comparison
+    overview      weekly_kpis, weekly_kpi_trend (holidays_align: yoy_comparison_week)
+    acquisition   acquisition_quality
+    groups        group_overview, messaging_and_leaving
+    link_modes    link_mode_quality
+    touches       touch_response
 
 Names are imported on first use, so ``import workbench`` stays quick (lifelines alone takes seconds).
 """
@@ -31,6 +40,29 @@ EXPORTS = {
     "campaigns_overview": "lift",
     "CampaignLift": "lift",
     "holdout_plan": "holdout",
+    "lifecycle": "lifecycle",
+    "Lifecycle": "lifecycle",
+    "acquisition_funnel": "funnel",
+    "funnel_members": "funnel",
+    "Funnel": "funnel",
+    "revenue_pareto": "pareto",
+    "Pareto": "pareto",
+    "vip_comparison": "vip",
+    "VipComparison": "vip",
+    "weekly_kpis": "overview",
+    "weekly_kpi_trend": "overview",
+    "WeeklyKPIs": "overview",
+    "yoy_comparison_week": "holidays_align",
+    "acquisition_quality": "acquisition",
+    "AcquisitionQuality": "acquisition",
+    "group_overview": "groups",
+    "messaging_and_leaving": "groups",
+    "GroupOverview": "groups",
+    "MessagingAndLeaving": "groups",
+    "link_mode_quality": "link_modes",
+    "LinkModeQuality": "link_modes",
+    "touch_response": "touches",
+    "TouchResponse": "touches",
 }
 
 __all__ = sorted(EXPORTS)

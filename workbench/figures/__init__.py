@@ -22,8 +22,37 @@ EXPORTS = {
     "lift_intervals": "lift",
     "lift_by_segment": "lift",
     "cumulative_by_arm": "lift",
+    "lifecycle_counts": "lifecycle",
+    "lifecycle_sankey": "lifecycle",
+    "flows_table": "lifecycle",
+    "funnel_chart": "funnel",
+    "funnel_by_group": "funnel",
+    "pareto_curve": "vip",
+    "vip_vs_non_vip": "vip",
+    "vip_before_after": "vip",
+    "kpi_table": "overview",
+    "kpi_trend": "overview",
+    "new_members_ranking": "overview",
+    "acquisition_quality_chart": "acquisition",
+    "group_table": "groups",
+    "leave_rate_by_intensity": "groups",
+    "group_trend": "groups",
+    "link_mode_chart": "groups",
+    "touch_response_chart": "groups",
 }
-MODULES = ("cohorts", "repurchase", "churn", "lift", "theme")
+MODULES = (
+    "cohorts",
+    "repurchase",
+    "churn",
+    "lift",
+    "lifecycle",
+    "funnel",
+    "vip",
+    "overview",
+    "acquisition",
+    "groups",
+    "theme",
+)
 
 __all__ = sorted([*EXPORTS, *MODULES])
 

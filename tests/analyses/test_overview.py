@@ -1,0 +1,301 @@
+"""Weekly KPIs on a hand-typed chain, and on a small simulated one around Spring Festival.
+
+Hand case (Beijing times; as_of 2026-05-31). Week W20 = Mon 2026-05-11 .. Sun 05-17, W19 = 05-04 .. 05-10,
+W18 = 04-27 .. 05-03; compare_weeks=2 averages W19 and W18. Year ago: 2025-W20 = 2025-05-12 .. 05-18 (no
+holiday nearby, so the same week number). Stores S1 (上海), S2 (北京).
+
+  member joined      channel           join store   orders (store, channel, amount)
+  A      2025-02-01  store_qr          S1           2025-02-01 S1 100; 2025-05-13 S1 50; 2026-03-01 S1 60;
+                                                    2026-05-12 12:00 S1 30 (coupon cp1) + 19:00 S1 20
+  B      2026-05-05  mini_program      S1           2026-05-06 S1 70; 2026-05-14 S1 50 (takeout_platform)
+  C      2026-05-12  store_qr          S2           2026-05-12 S2 90 (coupon cp3)
+  D      2026-05-13  official_account  -            2026-05-16 S2 40 (mini_program) -> home store S2
+  E      2025-05-14  store_qr          S1           2025-05-14 S1 80
+  F      2026-04-28  referral          S2           2026-04-29 S2 60
+  non-members: 2025-05-15 S1 40; 2026-04-30 S2 50; 2026-05-07 S1 100; 2026-05-15 S2 60; 2026-05-16 S1 20
+
+                    W20                 W19            W18           2025-W20
+  members           6 (all)             4 (A,B,E,F)    3 (A,E,F)     2 (A,E)
+  new_members       2 (C,D)             1 (B)          1 (F)         1 (E)
+  active_members    4 (A,B,C,D)         1 (B)          1 (F)         2 (A,E)
+  private_revenue   30+20+50+90+40=230  70             60            50+80=130
+  total_revenue     230+60+20=310       70+100=170     60+50=110     130+40=170
+  private_share     230/310             70/170         60/110        130/170
+  member_ticket     230/5 orders=46     70             60            130/2=65
+  nonmember_ticket  80/2=40             100            50            40
+  repurchase_rate   2/4: A (last 03-01, 71 days before Monday 05-11) and B (05-06) came back; C, D new
+                    W19 0/1, W18 0/1; 2025-W20 0/2 (A's last visit 2025-02-01 is 100 > 90 days before)
+  coupons (campaign K1): cp1 to A issued 05-05 (W19) redeemed 05-12; cp2 to B issued 05-11 not redeemed;
+                    cp3 to C issued 05-12 redeemed 05-12 -> W20 issued 2, redeemed 2, rate to date 2/3;
+                    W19 issued 1, redeemed 0, rate 0/1; W18 and 2025-W20 no activity (rate NaN)
+  group_members     G1: A from 2026-03-01; B 05-06 .. left 05-16; C from 05-17 (Sunday of W20)
+                    end of W20: A, C = 2; W19: A, B = 2; W18: A = 1; 2025-W20: 0
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.analyses.overview import KPI_COLUMNS, KPIS, weekly_kpi_trend, weekly_kpis
+from workbench.errors import ParameterError
+
+WEEK = "2026-W20"
+
+
+def order(oid, member, when, amount, store="S1", channel="dine_in", coupon=None, discount=None):
+    return {"order_id": oid, "store_id": store, "ordered_at": when, "amount": amount, "member_id": member,
+            "channel": channel, "coupon_id": coupon, "discount": discount}  # fmt: skip
+
+
+def member(mid, joined, channel, store):
+    return {"member_id": mid, "joined_at": f"{joined} 10:00", "join_channel": channel, "join_store_id": store}
+
+
+@pytest.fixture
+def hand_db(make_store, store_row):
+    stores = [store_row(), store_row(store_id="S2", name="北京国贸店", city="北京")]
+    members = [
+        member("A", "2025-02-01", "store_qr", "S1"),
+        member("B", "2026-05-05", "mini_program", "S1"),
+        member("C", "2026-05-12", "store_qr", "S2"),
+        member("D", "2026-05-13", "official_account", None),
+        member("E", "2025-05-14", "store_qr", "S1"),
+        member("F", "2026-04-28", "referral", "S2"),
+    ]
+    orders = [
+        order("a1", "A", "2025-02-01 12:00", 100),
+        order("a2", "A", "2025-05-13 12:00", 50),
+        order("a3", "A", "2026-03-01 12:00", 60),
+        order("a4", "A", "2026-05-12 12:00", 30, coupon="cp1", discount=10),
+        order("a5", "A", "2026-05-12 19:00", 20),
+        order("b1", "B", "2026-05-06 12:00", 70),
+        order("b2", "B", "2026-05-14 12:00", 50, channel="takeout_platform"),
+        order("c1", "C", "2026-05-12 12:30", 90, store="S2", coupon="cp3", discount=10),
+        order("d1", "D", "2026-05-16 12:00", 40, store="S2", channel="mini_program"),
+        order("e1", "E", "2025-05-14 12:00", 80),
+        order("f1", "F", "2026-04-29 12:00", 60, store="S2"),
+        order("n1", None, "2025-05-15 12:00", 40),
+        order("n2", None, "2026-04-30 12:00", 50, store="S2"),
+        order("n3", None, "2026-05-07 12:00", 100),
+        order("n4", None, "2026-05-15 12:00", 60, store="S2"),
+        order("n5", None, "2026-05-16 12:00", 20),
+    ]
+    campaigns = [{"campaign_id": "K1", "name": "五月券", "kind": "coupon", "starts_at": "2026-05-05 00:00",
+                  "ends_at": "2026-05-20 00:00"}]  # fmt: skip
+    coupons = [
+        {"coupon_id": "cp1", "campaign_id": "K1", "member_id": "A", "issued_at": "2026-05-05 10:00",
+         "redeemed_at": "2026-05-12 12:00", "order_id": "a4", "face_value": 10},
+        {"coupon_id": "cp2", "campaign_id": "K1", "member_id": "B", "issued_at": "2026-05-11 10:00",
+         "face_value": 10},
+        {"coupon_id": "cp3", "campaign_id": "K1", "member_id": "C", "issued_at": "2026-05-12 10:00",
+         "redeemed_at": "2026-05-12 12:30", "order_id": "c1", "face_value": 10},
+    ]  # fmt: skip
+    groups = [{"group_id": "G1", "kind": "store", "store_id": "S1", "created_at": "2025-01-01 10:00"}]
+    group_members = [
+        {"group_id": "G1", "member_id": "A", "joined_at": "2026-03-01 13:00"},
+        {"group_id": "G1", "member_id": "B", "joined_at": "2026-05-06 13:00", "left_at": "2026-05-16 09:00"},
+        {"group_id": "G1", "member_id": "C", "joined_at": "2026-05-17 10:00"},
+    ]
+    path = make_store(
+        {"stores": stores, "members": members, "orders": orders, "campaigns": campaigns, "coupons": coupons,
+         "groups": groups, "group_members": group_members},
+        data_through="2026-05-31",
+    )  # fmt: skip
+    return wb.connect(path)
+
+
+def kpi(result, code):
+    return result.kpis.set_index("kpi").loc[code]
+
+
+EXPECTED = {  # kpi: (W20, W19, W18, 2025-W20)
+    "members": (6, 4, 3, 2),
+    "new_members": (2, 1, 1, 1),
+    "active_members": (4, 1, 1, 2),
+    "private_revenue": (230, 70, 60, 130),
+    "total_revenue": (310, 170, 110, 170),
+    "private_share": (230 / 310, 70 / 170, 60 / 110, 130 / 170),
+    "member_ticket": (46, 70, 60, 65),
+    "nonmember_ticket": (40, 100, 50, 40),
+    "repurchase_rate": (0.5, 0.0, 0.0, 0.0),
+    "coupons_issued": (2, 1, 0, 0),
+    "coupons_redeemed": (2, 0, 0, 0),
+    "coupon_redemption_rate": (2 / 3, 0.0, math.nan, math.nan),
+    "group_members": (2, 2, 1, 0),
+}
+
+
+def test_every_kpi_matches_the_hand_computation(hand_db):
+    r = weekly_kpis(hand_db, week=WEEK, compare_weeks=2)
+    assert list(r.kpis.columns) == list(KPI_COLUMNS)
+    assert list(r.kpis["kpi"]) == list(KPIS)
+    for code, (now, prev, before, year_ago) in EXPECTED.items():
+        row = kpi(r, code)
+        np.testing.assert_allclose(
+            [row.value, row.previous_week, row.mean_prev_4w, row.year_ago],
+            [now, prev, (prev + before) / 2, year_ago],
+            err_msg=code,
+        )
+    row = kpi(r, "private_revenue")
+    assert row.change_wow == pytest.approx(230 / 70 - 1)
+    assert row.change_vs_4w == pytest.approx(230 / 65 - 1)
+    assert row.change_yoy == pytest.approx(230 / 130 - 1)
+    assert math.isnan(kpi(r, "group_members").change_yoy)  # a base of 0 has no relative change
+    assert set(r.kpis["yoy_week"]) == {"2025-W20"} and not r.kpis["yoy_aligned"].any()
+    assert r.kpis.set_index("kpi")["unit"].to_dict()["private_share"] == "share"
+
+
+def test_new_members_are_ranked_by_store_and_channel(hand_db):
+    r = weekly_kpis(hand_db, week=WEEK, compare_weeks=2)
+    # C joined at S2; D joined online and first ordered at S2, so S2's home-store count is 2; B (W19) and
+    # E (2025-W20) are S1's
+    stores = r.stores.set_index("store_id")
+    assert list(r.stores["store_id"]) == ["S2", "S1"]
+    assert stores.loc["S2", "new_members"] == 2 and stores.loc["S2", "share_of_new"] == 1.0
+    assert stores.loc["S1", ["previous_week", "year_ago"]].tolist() == [1, 1]
+    assert stores.loc["S2", "store_name"] == "北京国贸店" and stores.loc["S2", "city"] == "北京"
+    # channels: store_qr (C) and official_account (D) tie at 1, neither had one last week -> by name
+    channels = r.channels.set_index("join_channel")
+    assert list(r.channels["join_channel"][:3]) == ["official_account", "store_qr", "mini_program"]
+    assert channels.loc["mini_program", "previous_week"] == 1
+    assert channels["new_members"].sum() == 2
+
+
+def test_coupons_by_campaign(hand_db):
+    r = weekly_kpis(hand_db, week=WEEK)
+    row = r.coupons.iloc[0]
+    assert (row.campaign_id, row.campaign_name, row.issued, row.redeemed) == ("K1", "五月券", 2, 2)
+    assert (row.issued_to_date, row.redeemed_to_date) == (3, 2)
+    assert row.redemption_rate == pytest.approx(2 / 3)
+
+
+def test_filters_split_order_and_member_kpis(hand_db):
+    s1 = weekly_kpis(hand_db, week=WEEK, stores="S1").kpis.set_index("kpi")["value"]
+    # orders at S1 in W20: a4 30 + a5 20 + b2 50 = 100 member, n5 20 non-member; members with home S1: A, B, E
+    assert (s1["private_revenue"], s1["total_revenue"], s1["members"], s1["active_members"]) == (
+        100,
+        120,
+        3,
+        2,
+    )
+    dine = weekly_kpis(hand_db, week=WEEK, channels=["dine_in"]).kpis.set_index("kpi")["value"]
+    assert dine["private_revenue"] == 30 + 20 + 90  # b2 is takeout, d1 mini-program
+    assert dine["members"] == 6  # order channels do not narrow member counts
+    qr = weekly_kpis(hand_db, week=WEEK, join_channels="store_qr").kpis.set_index("kpi")["value"]
+    assert (qr["private_revenue"], qr["total_revenue"], qr["active_members"], qr["members"]) == (
+        140,
+        310,
+        2,
+        3,
+    )
+
+
+def test_cities_partition_the_order_kpis(hand_db):
+    total = weekly_kpis(hand_db, week=WEEK).kpis.set_index("kpi")["value"]
+    sh, bj = (
+        weekly_kpis(hand_db, week=WEEK, cities=c).kpis.set_index("kpi")["value"] for c in ("上海", "北京")
+    )
+    for code in ("total_revenue", "private_revenue", "members", "new_members"):
+        assert sh[code] + bj[code] == pytest.approx(total[code]), code
+
+
+def test_join_channels_partition_the_member_kpis(hand_db):
+    total = weekly_kpis(hand_db, week=WEEK).kpis.set_index("kpi")["value"]
+    parts = [
+        weekly_kpis(hand_db, week=WEEK, join_channels=c).kpis.set_index("kpi")["value"]
+        for c in ("store_qr", "mini_program", "official_account", "referral", "takeout_card", "other")
+    ]
+    for code in ("private_revenue", "active_members", "members", "new_members"):
+        assert sum(p[code] for p in parts) == pytest.approx(total[code]), code
+
+
+def test_summary_ranked_table_and_holiday_note_in_both_languages(hand_db):
+    r = weekly_kpis(hand_db, week=WEEK, compare_weeks=2)
+    zh, en = r.ranked("zh"), r.ranked("en")
+    assert zh.iloc[0, 0] == "私域营收（会员订单）" and en.iloc[0, 1] == "¥230.0"
+    assert en.iloc[0, 2] == "+228.6% ▲"  # 230 / 70 - 1
+    assert en.set_index("KPI").loc["Private-domain share of revenue"].iloc[1].endswith("pp ▲")
+    assert "2025-W20" in r.holiday_note["zh"] and "2025-W20" in r.holiday_note["en"]
+    assert "去年同一周" in r.holiday_note["zh"]
+    assert "北京国贸店" in r.summary("zh") and "New members by store" in r.summary("en")
+
+
+def test_default_week_is_the_last_complete_week(hand_db):
+    assert weekly_kpis(hand_db).week == "2026-W22"  # as_of 2026-05-31 is a Sunday
+
+
+@pytest.mark.parametrize(
+    "week, message",
+    [("2026-W60", "does not exist"), ("abc", "not an ISO week"), ("2026-W23", "after as_of"),
+     ("2025-W01", "before the data starts")],
+)  # fmt: skip
+def test_bad_weeks_raise_with_the_reason(hand_db, week, message):
+    with pytest.raises(ParameterError, match=message):
+        weekly_kpis(hand_db, week=week)
+
+
+def test_bad_filters_raise_naming_the_choices(hand_db):
+    with pytest.raises(ParameterError, match="S1, S2"):
+        weekly_kpis(hand_db, week=WEEK, stores="S9")
+    with pytest.raises(ParameterError, match="dine_in"):
+        weekly_kpis(hand_db, week=WEEK, channels="store_qr")
+    with pytest.raises(ParameterError, match="compare_weeks"):
+        weekly_kpis(hand_db, week=WEEK, compare_weeks=0)
+
+
+def test_trend_has_one_row_per_week_and_kpi(hand_db):
+    trend = weekly_kpi_trend(hand_db, weeks=3, week=WEEK)
+    assert list(trend["week"].unique()) == ["2026-W18", "2026-W19", "2026-W20"]
+    pivot = trend.pivot(index="week", columns="kpi", values="value")
+    assert pivot["private_revenue"].tolist() == [60, 70, 230]
+    assert set(trend["kpi"]) == set(KPIS)
+
+
+def test_weeks_before_the_data_are_missing_not_zero(hand_db):
+    r = weekly_kpis(hand_db, week="2025-W07")  # data starts 2025-02-01 (W05); a year ago is unknown
+    assert kpi(r, "private_revenue").year_ago != 0 and math.isnan(kpi(r, "private_revenue").year_ago)
+    assert math.isnan(kpi(r, "repurchase_rate").value)  # the 90 days before reach before the data
+
+
+# -- the simulated chain: Spring Festival -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    from workbench.data import simulate
+
+    path = tmp_path_factory.mktemp("sim") / "chain.duckdb"
+    simulate.simulate_chain(path, members=4000, weeks=70, seed=11, end="2026-03-29")
+    return wb.connect(path)
+
+
+def test_spring_festival_week_is_compared_with_last_years_festival_week(simulated):
+    """Planted: visits x0.6 in the 7 days from New Year's Eve (2026: 16-22 Feb = all of W08; 2025: 28 Jan -
+    3 Feb = Tue-Sun of W05) and x1.25 the week before. Against plain weeks, 2026-W08 dips to about 0.6
+    (less: visits caused by messages are not seasonal); against 2025-W05 (also a festival week) the
+    year-on-year ratio is the chain's growth, while the same week number (2025-W08, plain) would show a dip.
+    """
+    r = weekly_kpis(simulated, week="2026-W08")
+    assert r.params["yoy_week"] == "2025-W05" and r.params["yoy_holiday"] == "spring_festival"
+    assert "春节" in r.holiday_note["zh"] and "Spring Festival" in r.holiday_note["en"]
+    trend = weekly_kpi_trend(simulated, weeks=70, week="2026-W13")
+    revenue = trend[trend["kpi"] == "private_revenue"].set_index("week")["value"]
+    plain = revenue[["2026-W04", "2026-W05", "2026-W06"]].mean()
+    assert 0.5 < revenue["2026-W08"] / plain < 0.8
+    growth = revenue[["2026-W12", "2026-W13"]].sum() / revenue[["2025-W12", "2025-W13"]].sum()
+    aligned = (1 + kpi(r, "private_revenue").change_yoy) / growth
+    naive = revenue["2026-W08"] / revenue["2025-W08"] / growth
+    assert 0.8 < aligned < 1.2
+    assert naive < aligned - 0.15
+    assert kpi(r, "private_revenue").change_vs_4w < -0.2  # W04-W07 include the pre-festival rush
+
+
+def test_simulated_invariants(simulated):
+    r = weekly_kpis(simulated, week="2026-W12")
+    k = r.kpis.set_index("kpi")
+    assert r.stores["new_members"].sum() == r.channels["new_members"].sum() == k.loc["new_members", "value"]
+    shares = k[k["unit"] == "share"]["value"].dropna()
+    assert ((shares >= 0) & (shares <= 1)).all()
+    assert k.loc["members", "value"] >= k.loc["members", "previous_week"]
