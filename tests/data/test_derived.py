@@ -78,3 +78,19 @@ def test_orders_written_behind_the_workbench_make_the_tables_stale(chain, tmp_pa
     con.close()
     with wb.connect(store) as db:
         assert not derived.fresh(db)
+
+
+def test_analyses_give_the_same_numbers_with_and_without_the_derived_tables(chain):
+    import pandas as pd
+
+    from workbench.analyses import scope
+
+    results = {}
+    for use in (True, False):
+        with wb.connect(chain) as db:
+            db._derived_fresh = use  # force one path or the other
+            attrs = scope.member_attributes(db, as_of="2026-02-15").to_pandas()
+            ret = wb.cohort_retention(db, period="week", as_of="2026-02-15")
+            results[use] = (attrs.sort_values("member_id").reset_index(drop=True), ret.table)
+    pd.testing.assert_frame_equal(results[True][0], results[False][0])
+    pd.testing.assert_frame_equal(results[True][1], results[False][1])

@@ -14,7 +14,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-from workbench.data import calendar, contract
+from workbench.data import calendar, contract, derived
 from workbench.data.store import Store
 from workbench.errors import ParameterError
 
@@ -103,12 +103,19 @@ def member_attributes(db: Store, *, as_of) -> ibis.Table:
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
     m = m.filter(m.join_day <= day)
     v = member_visits(db, as_of=as_of)
-    w = ibis.window(group_by=v.member_id, order_by=v.day)
-    first = (
-        v.mutate(rn=ibis.row_number().over(w))
-        .filter(lambda t: t.rn == 0)
-        .select("member_id", first_day="day", first_store_id="store_id", first_ticket="amount")
-    )
+    if derived.fresh(db):
+        # The derived first visit of each member; a first visit after as_of means no visit yet.
+        f = db.backend.table(derived.FIRST_VISIT)
+        first = f.filter(f.first_day <= day).select(
+            "member_id", "first_day", "first_store_id", first_ticket=f.first_ticket.cast("float64")
+        )
+    else:
+        w = ibis.window(group_by=v.member_id, order_by=v.day)
+        first = (
+            v.mutate(rn=ibis.row_number().over(w))
+            .filter(lambda t: t.rn == 0)
+            .select("member_id", first_day="day", first_store_id="store_id", first_ticket="amount")
+        )
     counts = v.group_by("member_id").aggregate(
         visits=v.count(), coupon_visits=v.coupon_used.cast("int64").sum()
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ibis
 
-from workbench.data import calendar
+from workbench.data import calendar, derived
 from workbench.data.store import Store
 
 
@@ -44,7 +44,23 @@ def visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
 
     Columns: member_id, day (local date), store_id (store of the day's first order), orders (count),
     amount (sum paid, currency), discount (sum, currency), coupon_used (any order of the day used a coupon).
+
+    Read from the store's derived ``_visits`` table when it reflects the current orders
+    (:mod:`workbench.data.derived`) and no order channel filter applies; the same rows either way.
     """
+    if not channels and derived.fresh(db):
+        v = db.backend.table(derived.VISITS)
+        if as_of is not None:
+            v = v.filter(v.day <= calendar.date_literal(as_of))
+        return v.select(
+            "member_id",
+            "day",
+            "store_id",
+            "orders",
+            amount=v.amount.cast("float64"),
+            discount=v.discount.cast("float64"),
+            coupon_used=v.coupon_used,
+        )
     o = member_orders(db, as_of=as_of, channels=channels)
     return o.group_by(["member_id", "day"]).aggregate(
         store_id=o.store_id.argmin(o.ordered_at),
