@@ -86,6 +86,35 @@ SQL = {
                sum(coalesce(o.visits, 0) ^ 2) AS visits_sq, sum(coalesce(o.revenue, 0)) AS revenue,
                sum(coalesce(o.revenue, 0) ^ 2) AS revenue_sq
         FROM a LEFT JOIN o USING (member_id) GROUP BY 1""",
+    "lifecycle": f"""
+        WITH v AS ({VISITS_SQL}),
+        w AS (SELECT DISTINCT member_id, date_trunc('week', d) AS wk FROM v),
+        l AS (SELECT member_id, wk, lag(wk) OVER (PARTITION BY member_id ORDER BY wk) AS prev FROM w)
+        SELECT wk, CASE WHEN prev IS NULL THEN 'new' WHEN date_diff('day', prev, wk) <= 7 THEN 'active'
+                        ELSE 'returning' END AS state, count(*) AS members
+        FROM l GROUP BY 1, 2""",
+    "segments": f"""
+        WITH v AS ({VISITS_SQL}),
+        m AS (SELECT member_id, date_diff('day', max(d), DATE '{{as_of}}') AS r, count(*) AS f, sum(amount) AS mo,
+                     avg(cp::INT) AS ps
+              FROM v WHERE d > DATE '{{as_of}}' - INTERVAL 365 DAY GROUP BY 1)
+        SELECT member_id, r, f, mo, ps, ntile(5) OVER (ORDER BY r DESC) AS rs, ntile(5) OVER (ORDER BY f) AS fs,
+               ntile(5) OVER (ORDER BY mo) AS ms FROM m""",
+    "pareto": f"""
+        WITH v AS ({VISITS_SQL}),
+        m AS (SELECT member_id, sum(amount) AS rev FROM v GROUP BY 1 HAVING sum(amount) > 0)
+        SELECT row_number() OVER (ORDER BY rev DESC) AS k, sum(rev) OVER (ORDER BY rev DESC) AS cum FROM m""",
+    "weekly_kpis": """
+        WITH o AS (SELECT CAST(ordered_at AS DATE) AS d, member_id, amount FROM orders
+                   WHERE CAST(ordered_at AS DATE) <= DATE '{as_of}'),
+        wk AS (SELECT date_trunc('week', d) AS w, count(*) AS orders, sum(amount) AS revenue,
+                      sum(amount) FILTER (WHERE member_id IS NOT NULL) AS member_revenue,
+                      count(DISTINCT member_id) AS active,
+                      avg(amount) FILTER (WHERE member_id IS NOT NULL) AS member_ticket,
+                      avg(amount) FILTER (WHERE member_id IS NULL) AS other_ticket
+               FROM o WHERE d >= DATE '{as_of}' - INTERVAL 400 DAY GROUP BY 1),
+        j AS (SELECT date_trunc('week', CAST(joined_at AS DATE)) AS w, count(*) AS new_members FROM members GROUP BY 1)
+        SELECT * FROM wk LEFT JOIN j USING (w)""",
 }
 
 # The workbench call of each analysis; `db` is the open store, `as_of` a date, `campaign` a campaign id.
@@ -95,6 +124,15 @@ CALLS = {
     "churn": "wb.churn_survival(db, as_of=as_of)",
     "churn_cox": "wb.churn_drivers(db, as_of=as_of)",
     "lift": "wb.campaign_lift(db, campaign, as_of=as_of)",
+    "lifecycle": "wb.lifecycle(db, as_of=as_of, period='week')",
+    "segments": "wb.member_tags(db, as_of=as_of)",
+    "pareto": "wb.revenue_pareto(db, as_of=as_of)",
+    "vip": "wb.vip_comparison(db, as_of=as_of)",
+    "weekly_kpis": "wb.weekly_kpis(db, as_of=as_of)",
+    "acquisition": "wb.acquisition_quality(db, as_of=as_of)",
+    "funnel": "wb.acquisition_funnel(db, as_of=as_of)",
+    "groups": "wb.group_overview(db, as_of=as_of)",
+    "touches": "wb.touch_response(db, as_of=as_of)",
 }
 
 # The pandas recipe: member orders read into pandas once, then the usual groupby code.
