@@ -15,6 +15,8 @@
     groups        group_overview, messaging_and_leaving
     link_modes    link_mode_quality
     touches       touch_response
+    segments      member_tags (RFM eight classes and tags); member_lists: birthday_list, segment_members,
+                  export_member_tags
 
 Names are imported on first use, so ``import workbench`` stays quick (lifelines alone takes seconds).
 """
@@ -63,6 +65,11 @@ EXPORTS = {
     "LinkModeQuality": "link_modes",
     "touch_response": "touches",
     "TouchResponse": "touches",
+    "member_tags": "segments",
+    "MemberTags": "segments",
+    "birthday_list": "member_lists",
+    "segment_members": "member_lists",
+    "export_member_tags": "member_lists",
 }
 
 __all__ = sorted(EXPORTS)

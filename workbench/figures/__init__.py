@@ -39,6 +39,9 @@ EXPORTS = {
     "group_trend": "groups",
     "link_mode_chart": "groups",
     "touch_response_chart": "groups",
+    "rfm_classes": "segments",
+    "rfm_grid": "segments",
+    "tag_distribution": "segments",
 }
 MODULES = (
     "cohorts",
@@ -51,6 +54,7 @@ MODULES = (
     "overview",
     "acquisition",
     "groups",
+    "segments",
     "theme",
 )
 
