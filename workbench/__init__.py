@@ -38,7 +38,8 @@ _LAZY = {
 def __getattr__(name: str):
     analyses = importlib.import_module("workbench.analyses")
     if name in analyses.EXPORTS:
-        return getattr(analyses, name)
+        # From the defining module: `lifecycle` is both a function and the module that defines it.
+        return getattr(importlib.import_module(f"workbench.analyses.{analyses.EXPORTS[name]}"), name)
     if name in _LAZY:
         return importlib.import_module(_LAZY[name])
     if name == "load_files":
