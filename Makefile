@@ -48,6 +48,11 @@ test: $(STAMP)  ## the test suite (without tests marked slow or spark)
 test-all: $(STAMP)  ## every test, slow ones included
 	$(BIN)/pytest -q -m "not spark" $(PYTEST_ARGS)
 
+test-spark: $(STAMP)  ## the Spark parity tests (installs the optional PySpark extra when missing; needs Java 17)
+	$(BIN)/python -c "import pyspark" 2>/dev/null || \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,spark]'
+	$(BIN)/pytest -q -m spark $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests bench
 	$(BIN)/ruff format --check workbench tests bench

@@ -60,22 +60,26 @@ def campaign_info(
     """The campaign ``campaign_id``; a ParameterError lists the valid ids when it does not exist."""
     db.require("campaigns", "assignments", needed_by="campaign lift")
     c = db.campaigns
-    row = c.filter(c.campaign_id == str(campaign_id)).to_pandas()
+    c = c.filter(c.campaign_id == str(campaign_id))
+    # Local days in the engine (its session zone is the chain's): engines differ in how they hand
+    # timestamps to pandas (DuckDB tz-aware, Spark naive wall-clock), dates travel the same way everywhere.
+    row = c.mutate(
+        starts_on=calendar.local_day(c.starts_at), ends_on=calendar.local_day(c.ends_at)
+    ).to_pandas()
     if row.empty:
-        ids = c.select("campaign_id").order_by("campaign_id").to_pandas()["campaign_id"].tolist()
+        ids = db.campaigns.select("campaign_id").order_by("campaign_id").to_pandas()["campaign_id"].tolist()
         shown = ", ".join(ids[:30]) + (f", ... ({len(ids)} in all)" if len(ids) > 30 else "")
         raise ParameterError(
             f"campaign_id={campaign_id!r} is not a campaign of this store; expected one of: {shown}."
         )
     r = row.iloc[0]
     window = r.get("outcome_window_days")
-    zone = db.settings.timezone
     return CampaignInfo(
         campaign_id=str(r["campaign_id"]),
         name=str(r["name"]),
         kind=str(r["kind"]),
-        starts_on=pd.Timestamp(r["starts_at"]).tz_convert(zone).date(),
-        ends_on=pd.Timestamp(r["ends_at"]).tz_convert(zone).date(),
+        starts_on=pd.Timestamp(r["starts_on"]).date(),
+        ends_on=pd.Timestamp(r["ends_on"]).date(),
         holdout_share=float(r["holdout_share"]) if pd.notna(r.get("holdout_share")) else float("nan"),
         coupon_value=float(r["coupon_value"]) if pd.notna(r.get("coupon_value")) else float("nan"),
         window_days=int(window) if pd.notna(window) and int(window) > 0 else default_window_days,
