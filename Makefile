@@ -13,7 +13,7 @@ REPORTS ?= reports
 PORT   ?= 8866
 WEEK   ?= latest
 
-.PHONY: setup demo data test test-all test-spark lint format bench lab report dashboard clean
+.PHONY: setup demo data test test-all test-spark lint format bench bench-simulate lab report dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,7 +61,15 @@ format: $(STAMP)
 	$(BIN)/ruff format workbench tests bench
 	$(BIN)/ruff check --fix workbench tests bench
 
-bench: $(STAMP)  ## benchmarks; SIZE=1m for a million members
+BENCH_DATA = $(if $(filter 1m,$(SIZE)),data/bench_1m.duckdb,$(DATA))
+
+bench: $(STAMP) $(DATA)  ## benchmarks, each printing a table into bench/results/; SIZE=1m for a million members
+	$(BIN)/python bench/analyses.py --size $(SIZE)
+	$(BIN)/python bench/derived.py --size $(SIZE)
+	$(BIN)/python bench/report.py --data $(BENCH_DATA)
+	$(BIN)/python bench/dashboard.py --data $(BENCH_DATA)
+
+bench-simulate: $(STAMP)  ## time the simulator itself (SIZE=1m for a million members)
 	$(BIN)/python bench/simulate.py --sizes $(if $(filter 1m,$(SIZE)),1000000,30000)
 
 clean:

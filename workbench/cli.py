@@ -8,6 +8,8 @@ and a non-zero exit, never a traceback:
   2  nothing done: the input or a parameter is wrong (the message says what and where)
   3  done, but rows failed validation and were quarantined or a file was rejected (``workbench load``),
      or the store has problems (``workbench validate``)
+  1  ``workbench report`` / ``slides``: a notebook failed (the message names it, the cell and the error;
+     nothing was published), or another report run holds the output folder
 """
 
 from __future__ import annotations
@@ -122,6 +124,122 @@ def info(store):
     if not Path(store).exists():
         raise WorkbenchError(f"No store at {store}. Create one with `workbench simulate --out {store}`.")
     click.echo(store_summary(store).format())
+
+
+@main.command()
+@click.argument("name", required=False, type=click.Choice(["overview", "cohorts", "churn", "campaigns"]))
+@click.option("--data", default="data/demo.duckdb", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to bind; others need --token.")
+@click.option("--token", default=None, help="Token visitors must give (?token=...); required off 127.0.0.1.")
+@click.option(
+    "--preheat/--no-preheat", default=True, show_default=True, help="Run kernels ahead of visitors."
+)
+def dashboard(name, data, port, ip, token, preheat):
+    """Serve the Voila dashboards (all of them, or NAME) and print the URL; Ctrl-C stops."""
+    from workbench.dashboards.serve import serve
+
+    sys.exit(
+        serve(data=data, port=port, ip=ip, token=token, dashboard=name, preheat=preheat, echo=click.echo)
+    )
+
+
+@main.command()
+@click.option("--week", default=None, help="ISO week to report, e.g. 2026-W47.")
+@click.option("--latest", is_flag=True, help="The last complete ISO week of the data.")
+@click.option("--data", default="data/demo.duckdb", show_default=True, type=click.Path(), help="The store.")
+@click.option(
+    "--out", default="reports", show_default=True, type=click.Path(file_okay=False), help="Reports folder."
+)
+@click.option("--lang", default="zh", show_default=True, type=click.Choice(["zh", "en"]), help="Language.")
+@click.option("--anonymise", is_flag=True, help="Numbered stores, no member ids, small cells hidden.")
+@click.option(
+    "--k-min",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Smallest cell shown when anonymised.",
+)
+@click.option("--client", default=None, help="Client name for every title (white label).")
+@click.option("--quiet", is_flag=True, help="No progress output (for cron).")
+@click.option(
+    "--figures",
+    default="png",
+    show_default=True,
+    type=click.Choice(["png", "svg", "none"]),
+    help="Figure pack format.",
+)
+@click.option("--excel/--no-excel", default=True, show_default=True, help="Write tables.xlsx.")
+@click.option("--notebooks", default=None, help="Notebooks to run, e.g. cohorts,churn (default: all).")
+@click.option(
+    "--notebooks-dir", default=None, type=click.Path(file_okay=False), help="Folder of report notebooks."
+)
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks run at once (default 2).")
+@click.option(
+    "--wait",
+    default=3600,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another run's lock.",
+)
+def report(
+    week,
+    latest,
+    data,
+    out,
+    lang,
+    anonymise,
+    k_min,
+    client,
+    quiet,
+    figures,
+    excel,
+    notebooks,
+    notebooks_dir,
+    jobs,
+    wait,
+):
+    """Run every report notebook for a week and publish HTML, figures, Excel and an index under OUT/WEEK/."""
+    from workbench.reporting.publish import echo_progress, publish_report
+
+    result = publish_report(
+        data=data, week=week, latest=latest, out=out, lang=lang, anonymise=anonymise, k_min=k_min,
+        client=client, figures=figures, excel=excel, notebooks=notebooks, notebooks_dir=notebooks_dir,
+        jobs=jobs, wait=wait, progress=echo_progress(quiet),
+    )  # fmt: skip
+    if not quiet:
+        click.echo(f"report {result.week}: {result.index}")
+        click.echo(f"open {result.top_index.resolve().as_uri()}")
+
+
+@main.command()
+@click.argument("notebook")
+@click.option("--week", default=None, help="ISO week, e.g. 2026-W47.")
+@click.option("--latest", is_flag=True, help="The last complete ISO week of the data.")
+@click.option("--data", default="data/demo.duckdb", show_default=True, type=click.Path(), help="The store.")
+@click.option("--lang", default="zh", show_default=True, type=click.Choice(["zh", "en"]), help="Language.")
+@click.option(
+    "--out",
+    default="reports/slides",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the deck.",
+)
+@click.option("--anonymise", is_flag=True, help="Numbered stores, no member ids, small cells hidden.")
+@click.option("--client", default=None, help="Client name for the title (white label).")
+@click.option(
+    "--notebooks-dir", default=None, type=click.Path(file_okay=False), help="Folder of report notebooks."
+)
+def slides(notebook, week, latest, data, lang, out, anonymise, client, notebooks_dir):
+    """A reveal.js deck of one report notebook (e.g. cohorts): code hidden, one figure or table per slide."""
+    from workbench.reporting.slides import build_slides
+
+    result = build_slides(
+        notebook, data=data, week=week, latest=latest, out=out, lang=lang, anonymise=anonymise,
+        client=client, notebooks_dir=notebooks_dir,
+    )  # fmt: skip
+    click.echo(f"{result.slides} slides: {result.path}")
+    click.echo(f"open {result.path.resolve().as_uri()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,168 @@
+"""Dashboards in a real browser at demo size: time to the first figure, and redraw after a filter change.
+
+    python bench/dashboard.py                    # data/demo.duckdb, 3 runs per dashboard
+    python bench/dashboard.py --runs 5 --data data/demo.duckdb --no-preheat --dashboards overview
+
+Starts `workbench dashboard` on a free 127.0.0.1 port, opens each dashboard in Debian's headless Chromium
+(Playwright; every request off 127.0.0.1 answered empty) and prints the median of the runs:
+
+  first figure       page opened -> first plotly figure drawn (s)
+  all figures        page opened -> every step drawn, busy indicator off (s)
+  filter (new)       right after that, a filter changed to a value this kernel has not computed yet
+                     (its background prefetch has just started) -> redrawn (s)
+  filter (prefetch)  after --prefetch-wait seconds, another value of the prefetch plan -> redrawn (s)
+  filter (back)      back to the value the page opened on (cached) -> redrawn (s)
+
+With preheating (the default) the server first gets --preheat-wait seconds to run a kernel per notebook,
+as it would have before a manager arrives. The table's title line gives the load average (1 min) before
+and after the runs: on a busy machine every number grows. Targets: first figure < 5 s, filter change
+< 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 300_000
+# (dashboard, filter control, value not computed yet, a value of the prefetch plan, value to go back to)
+# as option labels, or option indexes (ints, negative from the end).
+CHANGES = {
+    "overview": (".wb-city", "北京", "上海", "全部城市"),
+    "cohorts": (".wb-segment", "付费会员", "在社群中", "不分组"),
+    "churn": (".wb-segment", "在社群中", "连接方式", "付费会员"),
+    "campaigns": (".wb-campaign", -3, -2, -1),
+}
+COLUMNS = ("first figure", "all figures", "filter (new)", "filter (prefetch)", "filter (back)")
+# Seconds to let preheated kernels run their notebook before the first page is opened.
+PREHEAT_WAIT_S = 90
+# Seconds a page is left alone before the prefetched value is chosen.
+PREFETCH_WAIT_S = 45
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("voila did not start") from None
+            time.sleep(0.3)
+
+
+GEN = """n => { const e = document.querySelector('.wb-dash'); if (!e) return false;
+  const g = [...e.classList].filter(c => c.startsWith('wb-gen-')).map(c => +c.slice(7));
+  return g.length && Math.max(...g) >= n && !e.classList.contains('wb-computing'); }"""
+
+
+def generation(page) -> int:
+    classes = page.eval_on_selector(".wb-dash", "e => [...e.classList]")
+    return max([int(c[7:]) for c in classes if c.startswith("wb-gen-")] or [0])
+
+
+def change(page, selector: str, value) -> float:
+    n = generation(page)
+    if isinstance(value, int):
+        count = page.eval_on_selector(f"{selector} select", "s => s.options.length")
+        option = {"index": value % count}
+    else:
+        option = {"label": value}
+    t0 = time.perf_counter()
+    page.select_option(f"{selector} select", **option)
+    page.wait_for_function(GEN, arg=n + 1, timeout=TIMEOUT_MS)
+    return time.perf_counter() - t0
+
+
+def measure(browser, base: str, name: str, prefetch_wait: float) -> dict[str, float]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1800})
+    page = context.new_page()
+    page.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(base) else r.fulfill(status=200, body=""),
+    )
+    t0 = time.perf_counter()
+    page.goto(f"{base}/voila/render/{name}.ipynb", wait_until="commit", timeout=TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=TIMEOUT_MS)
+    first = time.perf_counter() - t0
+    page.wait_for_function(GEN, arg=1, timeout=TIMEOUT_MS)
+    every = time.perf_counter() - t0
+    selector, new, ahead, back = CHANGES[name]
+    fresh = change(page, selector, new)
+    time.sleep(prefetch_wait)
+    prefetched = change(page, selector, ahead)
+    cached = change(page, selector, back)
+    context.close()
+    return dict(zip(COLUMNS, (first, every, fresh, prefetched, cached), strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="data/demo.duckdb")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--dashboards", nargs="*", default=list(CHANGES))
+    parser.add_argument("--no-preheat", action="store_true")
+    parser.add_argument("--preheat-wait", type=float, default=PREHEAT_WAIT_S)
+    parser.add_argument("--prefetch-wait", type=float, default=PREFETCH_WAIT_S)
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    port = free_port()
+    cmd = [sys.executable, "-m", "workbench.cli", "dashboard", "--data", args.data, "--port", str(port)]
+    if args.no_preheat:
+        cmd.append("--no-preheat")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    rows = {}
+    try:
+        wait_port(port, proc)
+        if not args.no_preheat:
+            time.sleep(args.preheat_wait)
+        base = f"http://127.0.0.1:{port}"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for name in args.dashboards:
+                runs = [measure(browser, base, name, args.prefetch_wait) for _ in range(args.runs)]
+                rows[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                print(f"  {name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in rows[name].items()), flush=True)
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    print(
+        f"\nDashboards on {Path(args.data).name}, median of {args.runs} run(s), seconds "
+        f"(preheat {'off' if args.no_preheat else 'on'}; prefetch wait {args.prefetch_wait:.0f} s; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)"
+    )
+    print(f"{'dashboard':<12}" + "".join(f"{c:>19}" for c in COLUMNS))
+    for name, r in rows.items():
+        print(f"{name:<12}" + "".join(f"{r[c]:>19.2f}" for c in COLUMNS))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""`workbench slides`: a reveal.js deck of one report notebook, code hidden, one figure or table per slide."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from workbench.data import simulate
+from workbench.errors import ParameterError
+from workbench.reporting.slides import build_slides
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("slides") / "chain.duckdb"
+    simulate.simulate_chain(path, members=1000, weeks=30, seed=11, end="2026-11-22")
+    return path
+
+
+def test_cohort_deck_has_a_slide_per_figure_and_no_code(chain, tmp_path):
+    result = build_slides("cohorts", data=chain, latest=True, out=tmp_path, lang="en", client="Acme")
+    assert result.path == tmp_path / "cohorts-2026-W47.slides.html" and result.week == "2026-W47"
+    html = result.path.read_text(encoding="utf-8")
+    assert "Reveal.initialize" in html and "Acme" in html
+    # The notebook marks the title, the summary, each figure and the table as new slides (6 in all).
+    assert result.slides == 6
+    assert html.count("<section") >= result.slides
+    assert len(re.findall(r"Plotly\.newPlot\(", html)) == 3
+    assert "import workbench" not in html and "rp.show(" not in html  # code hidden
+    assert "Mean retention by age" in html
+
+
+def test_unknown_notebook_names_the_choices(chain, tmp_path):
+    with pytest.raises(ParameterError, match="cohort'.*cohorts"):
+        build_slides("cohort", data=chain, latest=True, out=tmp_path)

@@ -1,0 +1,608 @@
+"""What every dashboard shares: the data source, the language switch, the busy indicator, the message
+shown when a filter leaves no data, per-kernel caching of analysis results, and figures drawn in place.
+
+A dashboard is an ipywidgets ``VBox`` subclass (:class:`Dashboard`) with
+
+  controls   {name: widget}: the filters and the language switch (``controls["lang"]``)
+  figures    {name: go.Figure}: the figures drawn last (what the browser shows)
+  numbers    {name: float}: the headline numbers drawn last (the KPI cards)
+  message    the text shown instead of a traceback ('' when all is well)
+
+Its callbacks call an analysis (through :meth:`Dashboard.cached`) and then a figure builder, so a test can
+set a control's value and read ``figures`` and ``numbers`` without a browser. Figures are shown in an
+``Output`` widget as plotly's own mime bundle (``application/vnd.plotly.v1+json``), which Voila draws with
+the jupyterlab-plotly renderer; redrawing replaces that one output (no FigureWidget, no anywidget).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import plotly.io as pio
+
+import workbench as wb
+from workbench import i18n
+from workbench.analyses import scope
+from workbench.data import calendar
+from workbench.data.store import Store
+from workbench.errors import ParameterError, ThinDataWarning, WorkbenchError
+
+# The server passes the store to every kernel through this environment variable (see serve.py).
+DATA_ENV = "WORKBENCH_DATA"
+DEFAULT_DATA = "data/demo.duckdb"
+# Results kept per kernel (one kernel per manager's page): the filter combinations seen and prefetched, each
+# a small frame (cohort cells, curves, one row per KPI), so a hundred or so fit in a few tens of MB.
+CACHE_SIZE = 128
+# Figures kept built and serialised per dashboard (a few per cached result and language).
+FIGURE_MEMO_SIZE = 160
+# Results prefetched after a render at most: the other values of the main filters, not every combination.
+PREFETCH_LIMIT = 40
+# Plotly's mime type; Voila renders it with the jupyterlab-plotly extension shipped with plotly.
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+# Figure options for managers: no plotly logo, fit the page width.
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+LANG_OPTIONS = (("中文", "zh"), ("English", "en"))
+# Segment splits offered in the dashboards (a subset of scope.SEGMENT_COLUMNS a manager reads easily).
+SEGMENT_CHOICES = ("none", "join_channel", "link_mode", "vip", "in_group", "price_sensitive", "city")
+
+i18n.register(
+    {
+        "dash.lang": ("语言", "Language"),
+        "dash.busy": ("计算中…", "Computing…"),
+        "dash.as_of": ("数据截至 {day}（{week}）", "Data as of {day} ({week})"),
+        "dash.empty": ("所选条件下没有数据。", "No data for the selected filters."),
+        "dash.empty_hint": (
+            "请放宽筛选条件（例如城市与门店不匹配）。",
+            "Widen the filters (e.g. a store outside the city).",
+        ),
+        "dash.problem": ("无法按所选条件计算：", "Cannot compute for these filters: "),
+        "dash.thin": (
+            "提示：部分分组数据偏少，结果仅供参考。",
+            "Note: some cells are thin; read them with care.",
+        ),
+        "dash.city": ("城市", "City"),
+        "dash.store": ("门店", "Store"),
+        "dash.segment": ("分组", "Split by"),
+        "dash.all_cities": ("全部城市", "All cities"),
+        "dash.all_stores": ("全部门店", "All stores"),
+        "dash.week": ("周", "Week"),
+        "dash.segment.none": ("不分组", "No split"),
+        "dash.segment.join_channel": ("入会渠道", "Join channel"),
+        "dash.segment.link_mode": ("连接方式", "Link mode"),
+        "dash.segment.vip": ("付费会员", "VIP"),
+        "dash.segment.in_group": ("在社群中", "In a community group"),
+        "dash.segment.price_sensitive": ("价格敏感", "Price sensitive"),
+        "dash.segment.city": ("城市", "City"),
+        "dash.download": ("下载 CSV", "Download CSV"),
+        "dash.loading": ("加载中…", "Loading…"),
+    }
+)
+
+STYLE = """
+<style>
+.wb-dash { font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; max-width: 1200px; }
+.wb-kpis { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 4px 0; }
+.wb-kpi { border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 14px; min-width: 150px; background: #fafafa;
+  flex: 1 1 150px; max-width: 260px; }
+.wb-kpi-label { color: #555; font-size: 13px; }
+.wb-kpi-value { font-size: 22px; font-weight: 600; color: #222; }
+.wb-kpi-note { color: #777; font-size: 12px; }
+.wb-kpi-change { font-size: 12px; color: #444; }
+.wb-kpi-up { color: #2CA02C; }
+.wb-kpi-down { color: #C8102E; }
+.wb-asof { color: #666; font-size: 13px; }
+.wb-filters { gap: 4px 16px; }
+.wb-message-box { border-left: 4px solid #C8102E; background: #fff4f4; padding: 8px 12px; margin: 6px 0; }
+.wb-note-box { border-left: 4px solid #FF7F0E; background: #fff8ee; padding: 6px 12px; margin: 6px 0; }
+.wb-banner { border-left: 4px solid #FF7F0E; background: #fff8ee; padding: 6px 12px; margin: 6px 0; font-weight: 600; }
+.wb-busy-text { color: #C8102E; font-weight: 600; }
+.wb-dash table.wb-table { border-collapse: collapse; font-size: 13px; }
+.wb-dash table.wb-table th, .wb-dash table.wb-table td { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
+.wb-dash table.wb-table th:first-child, .wb-dash table.wb-table td:first-child { text-align: left; }
+</style>
+"""
+
+_STORES: dict[str, Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def data_path(source=None) -> Path:
+    """The store to open: ``source``, else $WORKBENCH_DATA, else data/demo.duckdb (from the current folder,
+    else from the project folder above the package)."""
+    text = os.fspath(source) if source is not None else os.environ.get(DATA_ENV, DEFAULT_DATA)
+    path = Path(text)
+    if not path.is_absolute() and not path.exists():
+        project = Path(__file__).resolve().parents[2] / path
+        if project.exists():
+            return project
+    return path
+
+
+def open_store(source=None) -> Store:
+    """The store, opened read-only once per kernel (a report may write elsewhere at the same time)."""
+    if isinstance(source, Store):
+        return source
+    path = data_path(source)
+    key = str(path.resolve()) if path.exists() else str(path)
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = wb.connect(path, read_only=True)
+        return _STORES[key]
+
+
+def latest_complete_week_end(db: Store, as_of=None) -> dt.date:
+    """Sunday of the last ISO week complete by ``as_of`` (default the data's last complete day)."""
+    day = scope.resolve_as_of(db, as_of)
+    return calendar.parse_iso_week(calendar.last_complete_week(day))[1]
+
+
+def week_label(day: dt.date) -> str:
+    return calendar.iso_week_label(day)
+
+
+class ResultCache:
+    """Analysis results per kernel, keyed on the analysis and its parameters (least recently used out)."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.RLock()
+
+    def get(self, name: str, fn: Callable, **params):
+        key = (name, _freeze(params))
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            value = fn(**params)
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return value
+
+    def has(self, name: str, **params) -> bool:
+        with self._lock:
+            return (name, _freeze(params)) in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | set):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, Store):
+        return ("store", id(value))
+    return value
+
+
+CACHES: dict[int, ResultCache] = {}
+
+
+def cache_for(db: Store) -> ResultCache:
+    """The kernel's cache for one store."""
+    return CACHES.setdefault(id(db), ResultCache())
+
+
+def figure_output(fig: go.Figure, *, text: str | None = None) -> dict:
+    """A notebook output holding ``fig`` as plotly's mime bundle (JSON-safe: typed arrays as base64);
+    ``text``: the figure's JSON when already at hand."""
+    data = json.loads(text if text is not None else figure_json(fig))
+    data["config"] = dict(PLOTLY_CONFIG)
+    return {
+        "output_type": "display_data",
+        "data": {PLOTLY_MIME: data, "text/plain": "Figure"},
+        "metadata": {},
+    }
+
+
+def figure_json(fig: go.Figure) -> str:
+    return pio.to_json(fig, validate=False, remove_uids=False)
+
+
+class FigurePane(widgets.Output):
+    """An Output widget showing one plotly figure; :meth:`show` replaces it in place."""
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.name = name
+        self.figure: go.Figure | None = None
+        self._shown: str | None = None
+        self.skipped = 0
+        self.add_class("wb-figure")
+        self.add_class(f"wb-figure-{name}")
+
+    def show(self, fig: go.Figure | None, *, text: str | None = None) -> None:
+        """Draw ``fig`` (``text``: its JSON when at hand); the same figure as the one on the page is not
+        sent again (no message to the browser, no redraw there): a filter that changes one figure redraws
+        that one only."""
+        self.figure = fig
+        if fig is not None and text is None:
+            text = figure_json(fig)
+        if text is not None and text == self._shown:
+            self.skipped += 1
+            return
+        self._shown = text
+        self.outputs = () if fig is None else (figure_output(fig, text=text),)
+
+
+def kpi_html(cards: list[tuple], *, note: str = "") -> str:
+    """KPI cards: (key, label, raw value, text[, notes]). The raw value sits in data-value for tests and
+    tools; ``notes`` are lines under the value, (text, kind) with kind 'up', 'down' or 'flat' (its colour)."""
+    parts = ['<div class="wb-kpis">']
+    for key, label, value, text, *rest in cards:
+        raw = "" if value is None else repr(float(value))
+        lines = "".join(
+            f'<div class="wb-kpi-change wb-kpi-{kind}">{html.escape(line)}</div>'
+            for line, kind in (rest[0] if rest else ())
+        )
+        parts.append(
+            f'<div class="wb-kpi" data-key="{key}" data-value="{raw}">'
+            f'<div class="wb-kpi-label">{html.escape(label)}</div>'
+            f'<div class="wb-kpi-value">{html.escape(text)}</div>{lines}</div>'
+        )
+    parts.append("</div>")
+    if note:
+        parts.append(f'<div class="wb-kpi-note">{html.escape(note)}</div>')
+    return "".join(parts)
+
+
+def segment_choice(value: str):
+    """The ``segment_by`` argument of an analysis for a segment control value ('none' -> None)."""
+    return None if value == "none" else value
+
+
+def percent(x) -> str:
+    return "–" if x is None or x != x else f"{x:.1%}"
+
+
+def number(x, digits: int = 0) -> str:
+    return "–" if x is None or x != x else f"{x:,.{digits}f}"
+
+
+class Dashboard(widgets.VBox):
+    """Base of every dashboard: header (title, as-of, language), filters, busy indicator, message, body.
+
+    Subclasses set ``title_key``, build their controls and panes in ``build()`` (:meth:`add_control`,
+    :meth:`add_pane`) and list their ``steps()``: (name, compute, draw) in the order they appear. ``compute``
+    calls analyses only (through :meth:`cached`), ``draw`` figure builders and KPI cards only; a language
+    switch runs the draws alone. Each step is drawn as soon as it is computed, so the first figure does not
+    wait for the last.
+
+    ``background``: compute in a worker thread, so the page shows at once with the busy indicator and a
+    filter change never blocks the kernel (default: inside a kernel, as under Voila). Without it (tests,
+    scripts) every change is computed before the setter returns. :meth:`wait` waits for the worker.
+    """
+
+    title_key = "dash.title"
+
+    def __init__(
+        self,
+        db=None,
+        *,
+        as_of=None,
+        lang: str = "zh",
+        background: bool | None = None,
+        prefetch: bool | None = None,
+    ):
+        super().__init__()
+        i18n.check_lang(lang)
+        self.db = open_store(db)
+        self.as_of = latest_complete_week_end(self.db, as_of)
+        self.cache = cache_for(self.db)
+        self.lang = lang
+        self.controls: dict[str, widgets.Widget] = {}
+        self.figures: dict[str, go.Figure] = {}
+        self.numbers: dict[str, float] = {}
+        self.panes: dict[str, FigurePane] = {}
+        self.message = ""
+        self.renders = 0
+        self.timings: dict[str, float] = {}
+        self._figure_memo: OrderedDict = OrderedDict()
+        self.figure_hits = 0
+        self._labels: dict[str, tuple[str, Callable | None]] = {}
+        self._suspended = False
+        self._requested = 0
+        self._lock = threading.RLock()
+        self._executor = None
+        self._pending: list = []
+        if background is None:
+            background = _in_kernel()
+        if background:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-dashboard")
+        # Results for the filter values a manager is likely to pick next, computed while the page is idle.
+        self.prefetching = bool(background) if prefetch is None else bool(prefetch)
+        self.prefetched = 0
+        self.add_class("wb-dash")
+        self.title = widgets.HTML()
+        self.as_of_text = widgets.HTML()
+        lang_toggle = widgets.ToggleButtons(options=list(LANG_OPTIONS), value=lang)
+        lang_toggle.style.button_width = "80px"
+        self.controls["lang"] = lang_toggle
+        lang_toggle.add_class("wb-lang")
+        lang_toggle.observe(self._on_lang, names="value")
+        self.busy = widgets.HTML(layout=widgets.Layout(visibility="hidden"))
+        self.busy.add_class("wb-busy")
+        self.message_box = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.message_box.add_class("wb-message")
+        self.note_box = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.note_box.add_class("wb-note")
+        self.kpis = widgets.HTML()
+        self.kpis.add_class("wb-kpi-cards")
+        self.filters = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self.filters.add_class("wb-filters")
+        self.body = widgets.VBox()
+        self.build()
+        self.filters.children = [w for n, w in self.controls.items() if n != "lang"]
+        header = widgets.HBox(
+            [self.as_of_text, lang_toggle],
+            layout=widgets.Layout(justify_content="space-between", align_items="center"),
+        )
+        self.children = [
+            widgets.HTML(STYLE),
+            header,
+            self.filters,
+            self.busy,
+            self.message_box,
+            self.note_box,
+            self.kpis,
+            self.body,
+        ]
+        self._relabel()
+        self.refresh()
+
+    # -- to override ------------------------------------------------------------------------------------
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def steps(self) -> list[tuple[str, Callable[[], None], Callable[[], None]]]:
+        raise NotImplementedError
+
+    def draw_numbers(self) -> None:
+        """Fill ``numbers`` and the KPI cards from the results at hand (called after every step)."""
+
+    def prefetch_plan(self) -> list[tuple[str, Callable, dict]]:
+        """(name, analysis, params) to compute ahead, most likely next first: the same keys
+        :meth:`cached` uses for the other values of the main filters. Default: nothing."""
+        return []
+
+    # -- helpers for subclasses ---------------------------------------------------------------------------
+    def t(self, key: str, **fmt) -> str:
+        return i18n.t(key, self.lang, **fmt)
+
+    def add_control(self, name: str, widget: widgets.Widget, label_key: str, option_label=None):
+        """Register a filter: its description is ``label_key``; ``option_label(value, lang)`` names options."""
+        widget.add_class(f"wb-{name}")
+        widget.style.description_width = "initial"
+        self.controls[name] = widget
+        self._labels[name] = (label_key, option_label)
+        widget.observe(self._on_filter, names="value")
+        return widget
+
+    def add_pane(self, name: str) -> FigurePane:
+        pane = FigurePane(name)
+        self.panes[name] = pane
+        return pane
+
+    def cached(self, name: str, fn: Callable, **params):
+        """Run analysis ``fn`` with ``params`` once per kernel; later calls with the same params are free."""
+        return self.cache.get(name, fn, **params)
+
+    def show_figure(self, name: str, fig: go.Figure) -> None:
+        self.figures[name] = fig
+        self.panes[name].show(fig)
+
+    def draw(self, name: str, builder: Callable, result, **kwargs) -> go.Figure:
+        """Show ``builder(result, lang=<current>, **kwargs)`` in pane ``name``. The figure and its JSON are
+        kept per (builder, result, language, arguments), so redrawing a result seen before (a cached filter
+        value, a language switched back) builds and serialises nothing."""
+        key = (name, builder.__module__, builder.__qualname__, id(result), self.lang, _freeze(kwargs))
+        hit = self._figure_memo.get(key)
+        if hit is None or hit[0] is not result:  # the result is kept in the entry, so its id stays its own
+            fig = builder(result, lang=self.lang, **kwargs)
+            hit = (result, fig, figure_json(fig))
+            self._figure_memo[key] = hit
+            if len(self._figure_memo) > FIGURE_MEMO_SIZE:
+                self._figure_memo.popitem(last=False)
+        else:
+            self._figure_memo.move_to_end(key)
+            self.figure_hits += 1
+        _, fig, text = hit
+        self.figures[name] = fig
+        self.panes[name].show(fig, text=text)
+        return fig
+
+    def set_options(self, name: str, values, *, value=None) -> None:
+        """Replace a control's options (labels in the current language), keeping its value when possible."""
+        w = self.controls[name]
+        _, label = self._labels[name]
+        values = list(values)
+        keep = w.value if value is None else value
+        was = self._suspended
+        self._suspended = True
+        try:
+            w.options = [(label(v, self.lang) if label else str(v), v) for v in values]
+            if keep in values:
+                w.value = keep
+        finally:
+            self._suspended = was
+
+    def empty(self) -> None:
+        """Stop here and show the 'no data for these filters' message."""
+        raise EmptySelection()
+
+    # -- the cycle --------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute for the current filters and redraw (busy indicator on meanwhile)."""
+        self._submit(compute=True)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait until every requested computation is drawn (no-op without a worker thread)."""
+        for future in list(self._pending):
+            future.result(timeout=timeout)
+
+    def prefetch(self, *, limit: int = PREFETCH_LIMIT, ticket: int | None = None) -> int:
+        """Compute up to ``limit`` results of :meth:`prefetch_plan` that are not cached yet, so that choosing
+        those filter values later redraws from the cache. Stops as soon as a newer request comes in (when
+        ``ticket`` is given: the worker thread's call). A value that fails is skipped (choosing it shows its
+        message then). Returns how many results were computed."""
+        return self.prefetch_items(self.prefetch_plan()[:limit], ticket=ticket)
+
+    def prefetch_items(self, items, *, ticket: int | None = None) -> int:
+        """Compute the (name, analysis, params) ``items`` not cached yet (see :meth:`prefetch`)."""
+        done = 0
+        for name, fn, params in items:
+            if ticket is not None and ticket != self._requested:
+                break
+            if self.cache.has(name, **params):
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.cache.get(name, fn, **params)
+                done += 1
+            except Exception:  # noqa: BLE001 - a prefetch never disturbs the page
+                continue
+        self.prefetched += done
+        return done
+
+    def _submit(self, *, compute: bool) -> None:
+        self._requested += 1
+        ticket = self._requested
+        self._show_busy()
+        if self._executor is None:
+            self._run(compute=compute, ticket=ticket)
+            return
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._executor.submit(self._run, compute=compute, ticket=ticket))
+        if self.prefetching:
+            # Queued behind the render; a newer request makes it stop between two results.
+            self._executor.submit(self._prefetch_after, ticket)
+
+    def _prefetch_after(self, ticket: int) -> None:
+        if ticket == self._requested and not self.message:
+            self.prefetch(ticket=ticket)
+
+    def _show_busy(self) -> None:
+        self.busy.value = f'<span class="wb-busy-text">⏳ {html.escape(self.t("dash.busy"))}</span>'
+        self.busy.layout.visibility = "visible"
+        self.add_class("wb-computing")
+
+    def _run(self, *, compute: bool, ticket: int) -> None:
+        if ticket != self._requested:  # a newer request is queued: it will draw the current filters
+            return
+        with self._lock:
+            started = time.perf_counter()
+            self.message = ""
+            thin = False
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", ThinDataWarning)
+                    for name, do_compute, do_draw in self.steps():
+                        t0 = time.perf_counter()
+                        if compute:
+                            do_compute()
+                        do_draw()
+                        self.draw_numbers()
+                        self._hide_message()
+                        self.timings[name] = time.perf_counter() - t0
+                        if ticket != self._requested:
+                            return
+                thin = any(issubclass(w.category, ThinDataWarning) for w in caught)
+            except EmptySelection:
+                self._show_message(self.t("dash.empty") + " " + self.t("dash.empty_hint"), kind="empty")
+            except WorkbenchError as exc:
+                self._show_message(self.t("dash.problem") + str(exc), kind="problem")
+            finally:
+                self.note_box.value = f'<div class="wb-note-box">{self.t("dash.thin")}</div>' if thin else ""
+                self.note_box.layout.display = None if thin else "none"
+                self.timings["total"] = time.perf_counter() - started
+                if ticket == self._requested:
+                    self.busy.layout.visibility = "hidden"
+                    self.renders += 1
+                    for cls in [c for c in self._dom_classes if c.startswith("wb-gen-")]:
+                        self.remove_class(cls)
+                    self.add_class(f"wb-gen-{self.renders}")
+                    self.remove_class("wb-computing")
+
+    def _show_message(self, text: str, *, kind: str) -> None:
+        self.message = text
+        self.message_box.value = f'<div class="wb-message-box" data-kind="{kind}">{html.escape(text)}</div>'
+        self.message_box.layout.display = None
+        self.body.layout.display = "none"
+        self.kpis.layout.display = "none"
+
+    def _hide_message(self) -> None:
+        if self.message_box.layout.display != "none":
+            self.message_box.value = ""
+            self.message_box.layout.display = "none"
+        self.body.layout.display = None
+        self.kpis.layout.display = None
+
+    def _on_filter(self, change) -> None:
+        if not self._suspended:
+            self.refresh()
+
+    def _on_lang(self, change) -> None:
+        self.lang = change["new"]
+        self._relabel()
+        # Results for the current filters are at hand unless the last run ended in a message.
+        self._submit(compute=bool(self.message))
+
+    def _relabel(self) -> None:
+        # The page title is the notebook's (both languages); the header names the dashboard and its day.
+        self.title.value = self.t(self.title_key)
+        text = self.t("dash.as_of", day=self.as_of.isoformat(), week=week_label(self.as_of))
+        self.as_of_text.value = (
+            f'<span class="wb-title" style="font-weight:600">{html.escape(self.title.value)}</span>'
+            f' · <span class="wb-asof">{html.escape(text)}</span>'
+        )
+        for name, (key, label) in self._labels.items():
+            w = self.controls[name]
+            w.description = self.t(key)
+            if label is not None and hasattr(w, "options"):
+                self.set_options(name, [v for _, v in w.options])
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class EmptySelection(WorkbenchError):
+    """The filters leave nothing to show (a message for the page, not an error of the analysis)."""
+
+
+def check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        from workbench.errors import choices_message
+
+        raise ParameterError(choices_message(name, value, choices))
+
+
+def store_choices(db: Store) -> list[tuple[str, str, str]]:
+    """(store_id, name, city) of every store, by city then id (a small table: read once per kernel)."""
+    frame = db.stores.select("store_id", "name", "city").order_by(["city", "store_id"]).to_pandas()
+    return [(str(r.store_id), str(r.name), str(r.city)) for r in frame.itertuples()]
+
+
+def segment_label(value, lang: str) -> str:
+    return i18n.t(f"dash.segment.{value}", lang)
