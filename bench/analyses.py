@@ -314,6 +314,12 @@ def main(argv=None) -> None:
                 row["errors"].append(f"pandas: {pdm['error'].splitlines()[-1]}")
         rows.append(row)
         print(f"  {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        # The table so far, after each analysis: a long 1M run that is stopped still leaves its rows.
+        partial = table(rows, size=args.size, store_info=store_info, repeats=args.repeats)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"analyses-{args.size}.md").write_text(
+            "# Benchmark: analyses\n\n" + partial, encoding="utf-8"
+        )
     text = table(rows, size=args.size, store_info=store_info, repeats=args.repeats)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """The dashboards in a real browser: Voila started by `workbench dashboard`, Debian's Chromium driven by
-Playwright. For each dashboard: it loads without an error in the page or the console, a filter change
-shows the numbers the package computes for that filter (computed here directly), the language switch
-changes the labels, a filter that leaves nothing shows the message, and (churn) the CSV download carries
-member ids as stored and nothing else. Screenshots go to tests/artifacts/.
+Playwright. For each dashboard (overview, cohorts, churn, campaigns): it loads without an error in the
+page or the console, a filter change shows the numbers the package computes for that filter (computed
+here directly), the language switch changes the labels, a filter that leaves nothing shows the message,
+and (churn) the CSV download carries member ids as stored and nothing else. Screenshots go to
+tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ def server(chain_path, tmp_path_factory):
                 str(chain_path),
                 "--port",
                 str(port),
+                # Kernels start with each page: preheating a kernel per notebook at once would make
+                # the machine wait for four at the test's start (bench/dashboard.py measures preheating).
+                "--no-preheat",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

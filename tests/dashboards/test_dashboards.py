@@ -429,3 +429,44 @@ def test_campaign_table_waits_for_the_background_pass_in_a_kernel(chain):
     finally:
         if shared is not None:
             common.CACHES[id(chain)] = shared
+
+
+def test_background_prefetch_runs_beside_the_page_on_its_own_connection(week_db, monkeypatch):
+    from workbench.dashboards import overview as module
+
+    dash = overview_dashboard(week_db, lang="en", background=True, prefetch=True)
+    dash.cache = common.ResultCache()  # as a new kernel's
+    dash.refresh()
+    dash.wait(timeout=300, prefetch=True)
+    beijing = {**dash.state(), "city": "北京"}
+    assert dash.cache.has("weekly_kpis", **dash.kpi_params(beijing))  # keyed on the page's store
+    assert dash.prefetch_engine() is not dash.db and dash.prefetched > 0
+
+    def not_again(**kw):
+        raise AssertionError("computed again")
+
+    for name in ("weekly_kpis", "lifecycle", "weekly_kpi_trend"):
+        monkeypatch.setattr(module, name, not_again)
+    dash.controls["city"].value = "北京"  # drawn from the prefetched results alone
+    dash.wait(timeout=300)
+    assert dash.message == "" and dash.numbers["members"] == 1
+
+
+def test_a_result_being_computed_by_another_thread_is_waited_for_not_recomputed():
+    import threading
+
+    cache = common.ResultCache()
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    def slow(**kw):
+        calls.append(kw)
+        started.set()
+        release.wait(5)
+        return "value"
+
+    other = threading.Thread(target=lambda: cache.get("x", slow, a=1))
+    other.start()
+    started.wait(5)
+    threading.Timer(0.2, release.set).start()
+    assert cache.get("x", slow, a=1) == "value" and len(calls) == 1
+    other.join(5)

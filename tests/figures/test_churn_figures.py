@@ -108,14 +108,14 @@ def test_at_risk_table_counts_members_at_each_mark(survival):
     fig = survival_curves(survival, lang="en")
     rows = {t.y[0]: list(t.text) for t in fig.data if t.mode == "text"}
     assert rows == {"WeChat Work friend only": ["4", "4", "0"], "Not linked": ["6", "5", "0"]}
-    assert list(fig.layout.xaxis2.tickvals) == [0, 30, 90]
+    assert list(fig.layout.xaxis.tickvals) == [0, 30, 90]
 
 
 def test_survival_axes_threshold_and_languages(survival):
     en, zh = survival_curves(survival, lang="en"), survival_curves(survival, lang="zh")
     assert (
-        en.layout.xaxis2.title.text == "Days since first visit"
-        and zh.layout.xaxis2.title.text == "首次到店后天数"
+        en.layout.xaxis.title.text == "Days since first visit"
+        and zh.layout.xaxis.title.text == "首次到店后天数"
     )
     assert en.layout.yaxis.title.text == "Share not churned" and en.layout.yaxis.tickformat == ".0%"
     assert "as of 2026-03-31" in en.layout.title.text and "连续 30 天未到店" in zh.layout.title.text
@@ -123,6 +123,19 @@ def test_survival_axes_threshold_and_languages(survival):
     assert "no churn before" in en.layout.annotations[0].text
     assert "仅企微好友" in [t.name for t in zh.data]
     assert len(survival_curves(survival, lang="en", show_ci=False).data) == 4
+
+
+def test_at_risk_table_sits_below_the_day_axis_with_every_segment_named(survival):
+    fig = survival_curves(survival, lang="en")
+    curves, table = fig.layout.yaxis.domain, fig.layout.yaxis2.domain
+    # Table below the curves, with room between them for the day axis' ticks and title (>= 60 px).
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert table[1] < curves[0] and (curves[0] - table[1]) * plot_px >= 60
+    assert fig.layout.xaxis.showticklabels is True and fig.layout.xaxis2.visible is False
+    assert list(fig.layout.yaxis2.tickvals) == ["WeChat Work friend only", "Not linked"]
+    assert "Members at risk" in [
+        a.text.replace("<b>", "").replace("</b>", "") for a in fig.layout.annotations
+    ]
 
 
 def test_empty_survival_says_no_data():
@@ -153,6 +166,33 @@ def test_forest_plot_on_a_log_axis_with_intervals_and_references(drivers):
     assert fig.layout.height == 160 + 28 * len(hr)
     zh = hazard_ratios(drivers, lang="zh")
     assert "付费会员：是" in list(zh.data[0].y) and "付费会员：否（参照组）" in list(zh.data[1].y)
+
+
+def test_forest_axis_ticks_are_round_ratios(drivers):
+    fig = hazard_ratios(drivers, lang="en")
+    ticks = list(fig.layout.xaxis.tickvals)
+    assert 1 in ticks and set(ticks) <= {
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.9,
+        1,
+        1.25,
+        1.5,
+        2,
+        3,
+        5,
+        7,
+        10,
+    }
+    low, high = (10**v for v in fig.layout.xaxis.range)
+    assert all(low <= v <= high for v in ticks)
+    assert list(fig.layout.xaxis.ticktext) == [f"{v:g}" for v in ticks]
 
 
 def test_levels_whose_effect_changes_over_time_are_marked(drivers):

@@ -1,8 +1,13 @@
 """Lift figures as objects: traces, axis titles and labels in both languages, the observational label."""
 
+import dataclasses
+import re
+
+import pandas as pd
 import pytest
 
 from workbench.analyses.lift import campaign_lift
+from workbench.errors import ParameterError
 from workbench.figures import lift as figs
 
 
@@ -39,3 +44,33 @@ def test_cumulative_by_arm_has_one_line_per_arm(randomised):
     assert treatment.y[-1] == pytest.approx(0.75)
     assert fig.layout.xaxis.title.text == "Days since the campaign started"
     assert {t.name for t in figs.cumulative_by_arm(randomised, lang="zh").data} == {"实验组", "对照组"}
+
+
+def _with_segments(result, segment_by, values):
+    """``result`` re-labelled as split by ``segment_by`` into 'all' and ``values`` (the lift rows are the
+    visits row of 'all' repeated: the names, not the numbers, are under test)."""
+    row = result.lift[(result.lift.segment == "all") & (result.lift.metric == "visits")]
+    lift = pd.concat([row.assign(segment=v) for v in ["all", *values]], ignore_index=True)
+    return dataclasses.replace(result, lift=lift, params={**result.params, "segment_by": segment_by})
+
+
+def test_lift_by_segment_names_flags_in_words_not_true_false(randomised):
+    r = _with_segments(randomised, "price_sensitive", ["true", "false"])
+    assert list(figs.lift_by_segment(r, lang="en").data[0].y) == [
+        "All",
+        "Price sensitive",
+        "Not price sensitive",
+    ]
+    assert list(figs.lift_by_segment(r, lang="zh").data[0].y) == ["全部", "价格敏感", "非价格敏感"]
+    vip = _with_segments(randomised, "vip", ["true", "false", "unknown"])
+    assert list(figs.lift_by_segment(vip, lang="en").data[0].y) == ["All", "VIP", "Not VIP", "Unknown"]
+
+
+def test_lift_by_segment_labels_attribute_values(randomised):
+    r = _with_segments(randomised, "join_channel", ["store_qr", "referral"])
+    assert list(figs.lift_by_segment(r, lang="zh").data[0].y) == ["全部", "门店扫码", "老带新"]
+    en = figs.lift_by_segment(r, lang="en")
+    assert list(en.data[0].y) == ["All", "Store QR code", "Referral"]
+    assert not re.search(r"[\u4e00-\u9fff]", en.layout.title.text)
+    with pytest.raises(ParameterError, match="lang"):
+        figs.lift_by_segment(r, lang="fr")

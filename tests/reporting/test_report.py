@@ -141,6 +141,8 @@ def test_pages_work_offline_and_hide_code(report):
         assert not re.search(r"<link[^>]*\shref=[\"']https?://", text, re.I), path.name
         assert not re.search(r"@import\s+url\([\"']?https?://", text, re.I), path.name
         assert "import workbench" not in text and "rp.show(" not in text  # code hidden
+        # No folder of the machine that ran the report (a warning's file and line would name one).
+        assert str(ROOT) not in text and "site-packages" not in text, path.name
     # plotly.js is embedded once per page, not once per figure.
     cohorts = page(report, "cohorts")
     assert cohorts.count("window.Plotly = Plotly") == 1

@@ -249,10 +249,15 @@ class CampaignDashboard(common.Dashboard):
         plan = self.prefetch_plan()[:limit]
         done = self.prefetch_items(plan[:PREFETCH_NEIGHBOURS], ticket=ticket)
         if self.with_overview and self.overview is None and (ticket is None or ticket == self._requested):
-            with self._lock:
-                self.overview = self.cached(
-                    "campaigns_overview", campaigns_overview, db=self.db, as_of=self.as_of
-                )
+            overview = self.cache.get(
+                "campaigns_overview",
+                campaigns_overview,
+                _engine=self.prefetch_engine(),
+                db=self.db,
+                as_of=self.as_of,
+            )
+            with self._lock:  # drawn between two renders, never during one
+                self.overview = overview
                 if ticket is None or ticket == self._requested:
                     self.draw_overview()
             done += 1

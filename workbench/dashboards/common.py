@@ -47,8 +47,9 @@ DEFAULT_DATA = "data/demo.duckdb"
 CACHE_SIZE = 128
 # Figures kept built and serialised per dashboard (a few per cached result and language).
 FIGURE_MEMO_SIZE = 160
-# Results prefetched after a render at most: the other values of the main filters, not every combination.
-PREFETCH_LIMIT = 40
+# Results prefetched after a render at most: the likeliest other values of the main filters, not every
+# combination (a preheated kernel nobody has opened yet prefetches too, beside the visitors' kernels).
+PREFETCH_LIMIT = 16
 # Plotly's mime type; Voila renders it with the jupyterlab-plotly extension shipped with plotly.
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # Figure options for managers: no plotly logo, fit the page width.
@@ -153,24 +154,43 @@ def week_label(day: dt.date) -> str:
 
 
 class ResultCache:
-    """Analysis results per kernel, keyed on the analysis and its parameters (least recently used out)."""
+    """Analysis results per kernel, keyed on the analysis and its parameters (least recently used out).
+
+    Safe across threads: the page's worker and the prefetch thread compute outside the lock, and a thread
+    asking for a result another thread is computing waits for it instead of computing it again.
+    """
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.RLock()
+        self._computing: dict = {}
 
-    def get(self, name: str, fn: Callable, **params):
+    def get(self, name: str, fn: Callable, *, _engine=None, **params):
+        """``fn(**params)``, computed once. ``_engine``: a Store to compute on instead of ``params['db']``
+        (another connection to the same file, for another thread); the key stays that of ``params``."""
         key = (name, _freeze(params))
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            value = fn(**params)
-            self._items[key] = value
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+                busy = self._computing.get(key)
+                if busy is None:
+                    busy = self._computing[key] = threading.Event()
+                    break
+            busy.wait()  # another thread computes it; then read it (or compute it, if that failed)
+        try:
+            value = fn(**(params if _engine is None else {**params, "db": _engine}))
+            with self._lock:
+                self._items[key] = value
+                if len(self._items) > self.size:
+                    self._items.popitem(last=False)
             return value
+        finally:
+            with self._lock:
+                self._computing.pop(key, None)
+            busy.set()
 
     def has(self, name: str, **params) -> bool:
         with self._lock:
@@ -324,9 +344,14 @@ class Dashboard(widgets.VBox):
             background = _in_kernel()
         if background:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-dashboard")
-        # Results for the filter values a manager is likely to pick next, computed while the page is idle.
+        # Results for the filter values a manager is likely to pick next, computed after each render in a
+        # thread of their own on a connection of their own, so a click never waits for them.
         self.prefetching = bool(background) if prefetch is None else bool(prefetch)
         self.prefetched = 0
+        self._prefetcher = None
+        self._prefetch_db = None
+        if self.prefetching and background and getattr(self.db, "path", None) is not None:
+            self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-prefetch")
         self.add_class("wb-dash")
         self.title = widgets.HTML()
         self.as_of_text = widgets.HTML()
@@ -450,10 +475,13 @@ class Dashboard(widgets.VBox):
         """Recompute for the current filters and redraw (busy indicator on meanwhile)."""
         self._submit(compute=True)
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait until every requested computation is drawn (no-op without a worker thread)."""
+    def wait(self, timeout: float | None = None, *, prefetch: bool = False) -> None:
+        """Wait until every requested computation is drawn (no-op without a worker thread); with
+        ``prefetch``, also until the background prefetch queued so far is done."""
         for future in list(self._pending):
             future.result(timeout=timeout)
+        if prefetch and self._prefetcher is not None:
+            self._prefetcher.submit(lambda: None).result(timeout=timeout)
 
     def prefetch(self, *, limit: int = PREFETCH_LIMIT, ticket: int | None = None) -> int:
         """Compute up to ``limit`` results of :meth:`prefetch_plan` that are not cached yet, so that choosing
@@ -473,7 +501,7 @@ class Dashboard(widgets.VBox):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    self.cache.get(name, fn, **params)
+                    self.cache.get(name, fn, _engine=self.prefetch_engine(), **params)
                 done += 1
             except Exception:  # noqa: BLE001 - a prefetch never disturbs the page
                 continue
@@ -488,14 +516,29 @@ class Dashboard(widgets.VBox):
             self._run(compute=compute, ticket=ticket)
             return
         self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._executor.submit(self._run, compute=compute, ticket=ticket))
-        if self.prefetching:
-            # Queued behind the render; a newer request makes it stop between two results.
-            self._executor.submit(self._prefetch_after, ticket)
+        render = self._executor.submit(self._run, compute=compute, ticket=ticket)
+        self._pending.append(render)
+        if self._prefetcher is not None:
+            # Starts when the render is drawn; a newer request makes it stop between two results.
+            self._prefetcher.submit(self._prefetch_after, render, ticket)
 
-    def _prefetch_after(self, ticket: int) -> None:
+    def _prefetch_after(self, render, ticket: int) -> None:
+        try:
+            render.result()
+        except Exception:  # noqa: BLE001 - the render shows its own message
+            return
         if ticket == self._requested and not self.message:
             self.prefetch(ticket=ticket)
+
+    def prefetch_engine(self):
+        """The Store the prefetch thread computes on: a second read-only connection to the same file
+        (a DuckDB connection serves one thread at a time); the page's own when not in the background."""
+        if self._prefetcher is None:
+            return None
+        if self._prefetch_db is None:
+            self._prefetch_db = wb.connect(self.db.path, read_only=True)
+            self._prefetch_db._derived_fresh = getattr(self.db, "_derived_fresh", None)
+        return self._prefetch_db
 
     def _show_busy(self) -> None:
         self.busy.value = f'<span class="wb-busy-text">⏳ {html.escape(self.t("dash.busy"))}</span>'

@@ -124,6 +124,7 @@ def refresh(path, *, since=None) -> RefreshResult:
     db = connect(path, read_only=False)
     backend = db.backend
     con = backend.con
+    con.execute("SET enable_progress_bar = false")
     try:
         present = set(backend.list_tables())
         since_day = calendar.as_date(since) if since is not None else None

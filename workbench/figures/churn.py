@@ -50,6 +50,15 @@ WAKE_UP_TABLE_COLUMNS = (
 # Row height of the forest plot (pixels per level) and the space around the rows.
 FOREST_ROW_PX, FOREST_MARGIN_PX = 28, 160
 REFERENCE_COLOR = "#7F7F7F"
+# Survival figure: the curves' panel, one line of the at-risk table per segment, and the band between
+# them that holds the curves' day axis (tick labels and title) and the table's heading.
+CURVES_PX, AT_RISK_LINE_PX, AXIS_BAND_PX, SURVIVAL_MARGIN_PX = 360, 22, 95, 150
+# Log-axis ticks of the forest plot: round ratios; the finer ones only when the axis spans little.
+HR_TICKS = (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10)
+HR_FINE_TICKS = (0.4, 0.6, 0.8, 0.9, 1.25)
+HR_FINE_SPAN = 4  # high / low below this: add the finer ticks
+# Space under the forest plot for the axis title and the † note.
+HR_NOTE_MARGIN_PX = 95
 
 i18n.register(
     {
@@ -93,8 +102,9 @@ def survival_curves(result: ChurnSurvival, *, lang: str = "zh", show_ci: bool = 
     """Kaplan-Meier share not churned by days since the first visit, one step curve per segment.
 
     Top: the curves (``result.curves``) with their 95% bands and a dotted line at T (nobody can churn
-    earlier). Bottom: the at-risk table (``result.at_risk_table``): members still followed at each mark,
-    one row per segment, in the segment's colour.
+    earlier), the day axis under them. Bottom, below that axis as in a printed Kaplan-Meier figure: the
+    at-risk table (``result.at_risk_table``): members still followed at each mark, one line per segment,
+    in the segment's colour, under the mark's tick.
     """
     i18n.check_lang(lang)
     p = result.params
@@ -108,8 +118,17 @@ def survival_curves(result: ChurnSurvival, *, lang: str = "zh", show_ci: bool = 
     risk_name = i18n.t("churn.fig.at_risk", lang)
     churned_name = i18n.t("churn.fig.churned", lang)
     ci = i18n.t("ci95", lang)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.05)
     segments = result.segments
+    table_px = AT_RISK_LINE_PX * max(len(segments), 1)
+    plot_px = CURVES_PX + AXIS_BAND_PX + table_px
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[CURVES_PX, table_px],
+        vertical_spacing=AXIS_BAND_PX / plot_px,
+    )
+    fig.update_layout(height=plot_px + SURVIVAL_MARGIN_PX)
     labels = {seg: segment_label(p["segment_by"], seg, lang) for seg in segments}
     for i, seg in enumerate(segments):
         c = result.curves[result.curves["segment"] == seg].sort_values("day")
@@ -157,19 +176,40 @@ def survival_curves(result: ChurnSurvival, *, lang: str = "zh", show_ci: bool = 
     threshold = p.get("threshold_days")
     if threshold is not None:
         _mark_threshold(fig, int(threshold), lang)
-    marks = list(p.get("marks") or result.at_risk_table["day"].unique())
+    marks = [int(m) for m in (p.get("marks") or result.at_risk_table["day"].unique())]
     right = max([*marks, 1])
-    fig.update_xaxes(range=[-0.02 * right, right * 1.04], row=1, col=1)
-    fig.update_xaxes(title_text=x_name, tickvals=marks, range=[-0.02 * right, right * 1.04], row=2, col=1)
+    span = [-0.02 * right, right * 1.04]
+    fig.update_xaxes(
+        title_text=x_name, tickvals=marks, showticklabels=True, range=span, title_standoff=6, row=1, col=1
+    )
+    fig.update_xaxes(range=span, visible=False, row=2, col=1)
     fig.update_yaxes(title_text=y_name, tickformat=".0%", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(
-        title_text=risk_name,
         type="category",
         categoryorder="array",
         categoryarray=[labels[s] for s in segments][::-1],
+        tickmode="array",
+        tickvals=[labels[s] for s in segments],  # every line named, never thinned
+        range=[-0.5, len(segments) - 0.5],
         showgrid=False,
+        zeroline=False,
+        ticks="outside",  # an invisible tick keeps the names off the day-0 numbers
+        ticklen=14,
+        tickcolor="rgba(0,0,0,0)",
         row=2,
         col=1,
+    )
+    # The table's heading, just above its first line.
+    fig.add_annotation(
+        text=f"<b>{risk_name}</b>",
+        xref="paper",
+        yref="y2 domain",
+        x=0,
+        y=1,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 12},
     )
     return theme.apply(fig, title=title)
 
@@ -262,7 +302,15 @@ def hazard_ratios(drivers: ChurnDrivers, *, lang: str = "zh") -> go.Figure:
     low = float(pd.concat([est["ci_low"], est["hazard_ratio"]]).min(skipna=True)) if len(est) else 1.0
     high = float(pd.concat([est["ci_high"], est["hazard_ratio"]]).max(skipna=True)) if len(est) else 1.0
     low, high = min(low, 1.0) / 1.15, max(high, 1.0) * 1.15
-    fig.update_xaxes(title_text=x_name, type="log", range=[math.log10(low), math.log10(high)])
+    ticks = sorted(HR_TICKS + (HR_FINE_TICKS if high / low < HR_FINE_SPAN else ()))
+    ticks = [v for v in ticks if low <= v <= high]
+    fig.update_xaxes(
+        title_text=x_name,
+        type="log",
+        range=[math.log10(low), math.log10(high)],
+        tickvals=ticks,
+        ticktext=[f"{v:g}" for v in ticks],
+    )
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed", automargin=True)
     fig.update_layout(height=FOREST_MARGIN_PX + FOREST_ROW_PX * len(labels))
     if violated:
@@ -272,12 +320,13 @@ def hazard_ratios(drivers: ChurnDrivers, *, lang: str = "zh") -> go.Figure:
             yref="paper",
             x=0,
             y=0,
-            yshift=-50,
+            yshift=-62,
             showarrow=False,
             xanchor="left",
             yanchor="top",
             font={"size": 11, "color": REFERENCE_COLOR},
         )
+        fig.update_layout(margin={"b": HR_NOTE_MARGIN_PX})
     return theme.apply(fig, title=title)
 
 

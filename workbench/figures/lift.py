@@ -35,10 +35,32 @@ i18n.register(
             "<br>p=%{{customdata[2]:.3g}}<extra></extra>",
         ),
         "lift.srm_warning": ("⚠ 分组比例异常（SRM）", "⚠ Sample ratio mismatch"),
+        # A flag's two values read as a phrase, not as 'true' / 'false' (or a bare 是 / 否).
+        "lift.flag.price_sensitive.true": ("价格敏感", "Price sensitive"),
+        "lift.flag.price_sensitive.false": ("非价格敏感", "Not price sensitive"),
+        "lift.flag.vip.true": ("付费会员", "VIP"),
+        "lift.flag.vip.false": ("非付费会员", "Not VIP"),
+        "lift.flag.in_group.true": ("在社群中", "In a community group"),
+        "lift.flag.in_group.false": ("不在社群中", "Not in a group"),
     }
 )
 
 METRICS = ("converted", "visits", "revenue", "margin")
+# Member flags whose segments are named by a phrase of their own (lift.flag.<flag>.true / .false).
+FLAG_SEGMENTS = ("price_sensitive", "vip", "in_group")
+
+
+def segment_name(result, value, lang: str = "zh") -> str:
+    """Display name of a segment of ``result``: 'all' and 'unknown' in words, a flag's values as phrases
+    (price_sensitive 'true' -> 价格敏感 / Price sensitive), an attribute's values by their labels
+    (join_channel 'store_qr' -> 门店扫码), anything else as it is."""
+    by = result.params.get("segment_by")
+    text = str(value)
+    if text in ("all", "unknown"):
+        return i18n.value_label("segment", text, lang)
+    if by in FLAG_SEGMENTS and text.lower() in ("true", "false"):
+        return i18n.t(f"lift.flag.{by}.{text.lower()}", lang)
+    return i18n.segment_label(by, text, lang)
 
 
 def _title(result, key: str, lang: str, **fmt) -> str:
@@ -86,13 +108,13 @@ def lift_intervals(result, *, lang: str = "zh", segment: str = "all") -> go.Figu
 
 
 def lift_by_segment(result, *, metric: str = "visits", lang: str = "zh") -> go.Figure:
-    """Absolute lift per member of ``metric`` in each segment with its 95% interval."""
+    """Absolute lift per member of ``metric`` in each segment with its 95% interval; segments named by
+    :func:`segment_name` (flags as phrases, attribute values by their labels)."""
     if metric not in METRICS:
         raise ParameterError(choices_message("metric", metric, METRICS))
+    i18n.check_lang(lang)
     rows = result.lift[result.lift.metric == metric]
-    names = [
-        i18n.value_label("segment", s, lang) if s in ("all", "unknown") else str(s) for s in rows.segment
-    ]
+    names = [segment_name(result, s, lang) for s in rows.segment]
     fig = go.Figure(
         go.Scatter(
             x=rows["abs_lift"], y=names, mode="markers", marker={"size": 11, "color": theme.COLORWAY[0]},

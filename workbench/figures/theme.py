@@ -12,20 +12,98 @@ import plotly.graph_objects as go
 FONT_FAMILY = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, Source Han Sans SC, sans-serif"
 COLORWAY = ["#C8102E", "#1F77B4", "#2CA02C", "#FF7F0E", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#17BECF"]
 BAND_OPACITY = 0.18
+FONT_SIZE = 13
+
+# The page around the plot. The top margin is not fixed: it is made to hold the title (one line per <br>),
+# the legend above the plot and the subplot titles of the top row, so none of them overlap whatever the
+# number of subtitle lines or legend entries. A builder may ask for more room on any side (e.g. a note
+# under the plot); apply() keeps the larger of the two.
+MARGIN = {"l": 60, "r": 30, "t": 30, "b": 50}
+TITLE_TOP_PX = 26  # from the top edge to the title's anchor (plotly draws CJK titles about 15 px above it)
+TITLE_LINE_PX = 24  # the title's first line (plotly draws titles at 1.4x the font size)
+SUBTITLE_LINE_PX = 18  # each further line (<sub>, <sup>: smaller)
+LEGEND_ROW_PX = 24  # one row of a horizontal legend
+SUBPLOT_TITLE_PX = 22  # subplot titles stand above the top row of plots
+GAP_PX = 8  # between the blocks
+# Plotly's height when a figure does not set one, and the width assumed to wrap legend rows.
+DEFAULT_HEIGHT_PX = 450
+DEFAULT_WIDTH_PX = 1000
+# Width of a legend entry: the symbol and padding, plus per character (CJK characters are about twice
+# as wide as Latin ones).
+LEGEND_ENTRY_PX, LATIN_CHAR_PX, CJK_CHAR_PX = 44, 7, 13
+# Trace types whose traces never make a legend entry (tables, Sankeys and heatmaps carry their own keys).
+NO_LEGEND_TYPES = frozenset(
+    {"table", "sankey", "heatmap", "indicator", "parcoords", "contour", "histogram2d"}
+)
 
 
 def apply(fig: go.Figure, *, title: str | None = None) -> go.Figure:
+    """The house style; call last. Sets fonts, colours and hover style, the title (left, at the top) and
+    a horizontal legend between the title and the plot, with a top margin that fits both."""
     fig.update_layout(
         template="plotly_white",
-        font={"family": FONT_FAMILY, "size": 13},
+        font={"family": FONT_FAMILY, "size": FONT_SIZE},
         colorway=COLORWAY,
-        margin={"l": 60, "r": 30, "t": 70, "b": 50},
         hoverlabel={"font": {"family": FONT_FAMILY}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
     )
     if title is not None:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
+        fig.update_layout(title={"text": title})
+    text = fig.layout.title.text or ""
+    height = fig.layout.height or DEFAULT_HEIGHT_PX
+    title_px = _title_px(text)
+    rows = _legend_rows(fig)
+    top = TITLE_TOP_PX + title_px + GAP_PX + rows * LEGEND_ROW_PX
+    top += SUBPLOT_TITLE_PX if _has_top_subplot_titles(fig) else 0
+    asked = fig.layout.margin
+    margin = {side: max(px, getattr(asked, side) or 0) for side, px in MARGIN.items()}
+    margin["t"] = max(margin["t"], top + GAP_PX)
+    fig.update_layout(
+        margin=margin,
+        title={"x": 0, "xanchor": "left", "xref": "container", "yref": "container", "yanchor": "top",
+               "y": 1 - TITLE_TOP_PX / height, "pad": {"l": margin["l"] // 4}},
+        legend={"orientation": "h", "xanchor": "left", "x": 0, "yref": "container", "yanchor": "top",
+                "y": 1 - (TITLE_TOP_PX + title_px + GAP_PX) / height},
+    )  # fmt: skip
     return fig
+
+
+def _title_px(text: str) -> int:
+    if not text:
+        return 0
+    return TITLE_LINE_PX + SUBTITLE_LINE_PX * text.count("<br>")
+
+
+def _legend_rows(fig: go.Figure) -> int:
+    """Rows the horizontal legend takes (0 when plotly shows none)."""
+    if fig.layout.showlegend is False:
+        return 0
+    entries = [
+        t
+        for t in fig.data
+        if t.type not in NO_LEGEND_TYPES
+        and getattr(t, "showlegend", None) is not False
+        and getattr(t, "visible", None) is not False
+    ]
+    names = [str(t.name or "") for t in entries]
+    shown = fig.layout.showlegend is True or len(names) >= 2 or any(t.showlegend for t in entries)
+    if not shown or not names:
+        return 0
+    width = (fig.layout.width or DEFAULT_WIDTH_PX) - MARGIN["l"] - MARGIN["r"]
+    rows, used = 1, 0
+    for name in names:
+        entry = LEGEND_ENTRY_PX + sum(CJK_CHAR_PX if ord(c) > 0x2E7F else LATIN_CHAR_PX for c in name)
+        if used and used + entry > width:
+            rows, used = rows + 1, 0
+        used += entry
+    return rows
+
+
+def _has_top_subplot_titles(fig: go.Figure) -> bool:
+    """Subplot titles (make_subplots) of the top row: annotations just above the plot area."""
+    return any(
+        a.xref == "paper" and a.yref == "paper" and a.yanchor == "bottom" and (a.y or 0) >= 0.98
+        for a in fig.layout.annotations
+    )
 
 
 def band_color(hex_color: str, opacity: float = BAND_OPACITY) -> str:

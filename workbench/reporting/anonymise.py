@@ -17,6 +17,7 @@ Cities, campaign names and amounts stay: they describe the business, not a perso
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import ibis
 import pandas as pd
@@ -98,8 +99,17 @@ def store_aliases(db: Store) -> dict[str, str]:
     return {sid: STORE_ALIAS.format(n=i) for i, sid in enumerate(ids, start=1)}
 
 
+def _plain_warning(message, category, filename, lineno, line=None) -> str:
+    return f"{category.__name__}: {message}\n"
+
+
 def open_store(data, *, anonymise: bool = False) -> Store:
-    """``wb.connect(data)``, seen through :class:`AnonymisedStore` when ``anonymise`` is true."""
+    """``wb.connect(data)``, seen through :class:`AnonymisedStore` when ``anonymise`` is true.
+
+    Also shows warnings as a plain line (category and message): a report page never carries the file
+    and line of the code that warned, which would name folders of the machine that ran it.
+    """
+    warnings.formatwarning = _plain_warning
     db = connect(data)
     return AnonymisedStore(db) if anonymise else db
 
