@@ -112,16 +112,6 @@ class ChurnDashboard(common.Dashboard):
             ("drivers", self.compute_drivers, self.draw_drivers),
         ]
 
-    def state(self) -> dict:
-        return {name: w.value for name, w in self.controls.items() if name != "lang"}
-
-    def scope(self, state: dict | None = None) -> dict:
-        s = self.state() if state is None else state
-        return {
-            "stores": [s["store"]] if s["store"] else None,
-            "cities": [s["city"]] if s["city"] else None,
-        }
-
     def survival_params(self, state: dict | None = None) -> dict:
         s = self.state() if state is None else state
         return {"db": self.db, "as_of": self.as_of, "segment_by": common.segment_choice(s["segment"]),

@@ -127,16 +127,6 @@ class CohortDashboard(common.Dashboard):
         ]
 
     # -- filters as analysis parameters --------------------------------------------------------------------
-    def state(self) -> dict:
-        return {name: w.value for name, w in self.controls.items() if name != "lang"}
-
-    def scope(self, state: dict | None = None) -> dict:
-        s = self.state() if state is None else state
-        return {
-            "stores": [s["store"]] if s["store"] else None,
-            "cities": [s["city"]] if s["city"] else None,
-        }
-
     def retention_params(self, state: dict | None = None) -> dict:
         s = self.state() if state is None else state
         return {"db": self.db, "as_of": self.as_of, "period": s["period"],

@@ -397,6 +397,18 @@ class Dashboard(widgets.VBox):
     def steps(self) -> list[tuple[str, Callable[[], None], Callable[[], None]]]:
         raise NotImplementedError
 
+    def state(self) -> dict:
+        """The filters' current values by control name (the language switch aside)."""
+        return {name: w.value for name, w in self.controls.items() if name != "lang"}
+
+    def scope(self, state: dict | None = None) -> dict:
+        """The store and city filters as analysis parameters (``stores`` / ``cities``, None for all)."""
+        s = self.state() if state is None else state
+        return {
+            "stores": [s["store"]] if s.get("store") else None,
+            "cities": [s["city"]] if s.get("city") else None,
+        }
+
     def draw_numbers(self) -> None:
         """Fill ``numbers`` and the KPI cards from the results at hand (called after every step)."""
 

@@ -168,16 +168,6 @@ class OverviewDashboard(common.Dashboard):
         ]
 
     # -- filters as analysis parameters -------------------------------------------------------------------
-    def state(self) -> dict:
-        return {name: w.value for name, w in self.controls.items() if name != "lang"}
-
-    def scope(self, state: dict | None = None) -> dict:
-        s = self.state() if state is None else state
-        return {
-            "stores": [s["store"]] if s["store"] else None,
-            "cities": [s["city"]] if s["city"] else None,
-        }
-
     def kpi_params(self, state: dict | None = None) -> dict:
         s = self.state() if state is None else state
         channels = [s["channel"]] if s["channel"] else None
