@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as st
 
@@ -75,6 +76,16 @@ def test_segments_are_measured_before_the_campaign_and_add_up(campaign_db):
     assert totals.to_dict() == parts.to_dict() == {"control": 4, "treatment": 4}
     # nobody used a coupon before 2 March, so nobody is price sensitive yet
     assert set(arms.segment) == {"all", "false"}
+
+
+def test_segments_come_in_a_fixed_order_whatever_order_the_engine_returns(campaign_db):
+    # The engine groups in no fixed order; the results always list "all" first, then segments sorted.
+    seg = pd.DataFrame(
+        {"member_id": ["T1", "T2", "T3", "T4", "K1", "K2", "K3", "K4"], "segment": list("zazazaza")}
+    )
+    r = campaign_lift(campaign_db, "C1", segment_by=seg)
+    for frame in (r.arms, r.lift, r.impact):
+        assert list(frame.segment.drop_duplicates()) == ["all", "a", "z"]
 
 
 def test_window_not_yet_complete_is_flagged(campaign_db):

@@ -10,6 +10,8 @@ from workbench.data import simulate
 from workbench.errors import ParameterError
 from workbench.reporting.slides import build_slides
 
+CHROMIUM = "/usr/bin/chromium"
+
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
@@ -29,6 +31,41 @@ def test_cohort_deck_has_a_slide_per_figure_and_no_code(chain, tmp_path):
     assert len(re.findall(r"Plotly\.newPlot\(", html)) == 3
     assert "import workbench" not in html and "rp.show(" not in html  # code hidden
     assert "Mean retention by age" in html
+
+
+def test_deck_presents_in_a_browser_with_no_network(chain, tmp_path):
+    """The deck opens from disk in headless Chromium with every request to another host refused: reveal.js
+    starts, the arrow key moves to the next slide, the figures draw, and nothing is fetched or fails."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    result = build_slides("cohorts", data=chain, latest=True, out=tmp_path, lang="zh")
+    assert result.offline
+    fetched, errors = [], []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            def refuse_network(route):
+                url = route.request.url
+                if url.startswith(("file:", "data:", "blob:")):
+                    route.continue_()
+                else:
+                    fetched.append(url)
+                    route.abort()
+
+            page.route("**/*", refuse_network)
+            page.goto(result.path.as_uri())
+            page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=60_000)
+            assert page.evaluate("Reveal.getTotalSlides()") == result.slides
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("Reveal.getIndices().h === 1", timeout=10_000)
+            assert page.evaluate("document.querySelectorAll('.plotly-graph-div .main-svg').length") > 0
+            assert "留存" in page.inner_text("body")  # the zh deck's text
+        finally:
+            browser.close()
+    assert fetched == [] and errors == []
 
 
 def test_unknown_notebook_names_the_choices(chain, tmp_path):

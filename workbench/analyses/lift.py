@@ -161,6 +161,8 @@ def campaign_lift(
         comparison = _with_segments(db, comparison, info, segment_by)
         lift = _observational_lift(outcomes, comparison, segments, confidence, label)
     impact = _impact(arms, lift, confidence, label)
+    order = list(moments["segment"].drop_duplicates())  # "all" first, then the segments sorted
+    arms, lift, impact = (_in_order(f, order) for f in (arms, lift, impact))
     return CampaignLift(
         campaign=info,
         design=design,
@@ -217,6 +219,13 @@ def campaigns_overview(
 
 
 # -- pieces -------------------------------------------------------------------------------------------
+
+
+def _in_order(frame: pd.DataFrame, order: list) -> pd.DataFrame:
+    rank = {s: i for i, s in enumerate(order)}
+    return frame.sort_values(
+        "segment", key=lambda col: col.map(rank).fillna(len(rank)), kind="stable", ignore_index=True
+    )
 
 
 def _name(segment_by) -> str | None:

@@ -255,6 +255,8 @@ def arm_moments(outcomes: ibis.Table, *, by=("campaign_id", "segment", "arm")) -
         "coupon_cost": outcomes.coupon_cost.cast("float64").sum(),
     }
     wide = outcomes.group_by(list(by)).aggregate(**aggs).to_pandas()
+    # The engine returns groups in no fixed order: sort, so segments always come in the same order.
+    wide = wide.sort_values(list(by), key=lambda col: col.astype(str), kind="stable", ignore_index=True)
     rows = []
     for _, r in wide.iterrows():
         for metric in METRICS:

@@ -273,28 +273,47 @@ def _run_all(jobs_list: list[dict], build: Path, jobs: int, say) -> list[dict]:
         status = "ok" if done["ok"] else f"FAILED at cell {done['cell']}: {done['error']}"
         say(f"[{len(results)}/{total}] {done['name']}: {status} ({done['seconds']:.1f} s)")
 
-    if jobs == 1 or total == 1:
-        for task in tasks:
-            say(f"running {task['name']} ...")
-            results.append(build_notebook(task))
-            report(results[-1])
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    import queue
+    import threading
 
-        say("running " + ", ".join(t["name"] for t in tasks) + " ...")
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process holding engine threads
-        with ProcessPoolExecutor(max_workers=min(jobs, total), mp_context=ctx) as pool:
-            futures = [pool.submit(build_notebook, task) for task in tasks]
-            for future in as_completed(futures):
-                results.append(future.result())
-                report(results[-1])
+    # ``jobs`` kernels, each running notebooks from the queue in turn (runner.Kernel: start-up and imports
+    # are paid once per kernel). Threads suffice: the work happens in the kernels.
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for task in tasks:
+        pending.put(task)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    workers = min(jobs, total)
+    say(("running " if workers > 1 else "running in turn: ") + ", ".join(t["name"] for t in tasks) + " ...")
+
+    def work() -> None:
+        try:
+            with runner.Kernel(cwd=tasks[0]["cwd"]) as kernel:
+                while True:
+                    try:
+                        task = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    done = build_notebook(task, kernel=kernel)
+                    with lock:
+                        results.append(done)
+                        report(done)
+        except BaseException as exc:  # reported below, in the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"report-kernel-{i}", daemon=True) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
     order = {t["name"]: i for i, t in enumerate(tasks)}
     return sorted(results, key=lambda r: order[r["name"]])
 
 
-def build_notebook(task: dict) -> dict:
-    """Execute one notebook and, if it ran, render its HTML page (runs in a worker process)."""
+def build_notebook(task: dict, *, kernel: runner.Kernel | None = None) -> dict:
+    """Execute one notebook (in ``kernel`` if given) and, if it ran, render its HTML page."""
     from workbench.reporting.html import notebook_to_html
     from workbench.reporting.index import notebook_title
 
@@ -304,6 +323,7 @@ def build_notebook(task: dict) -> dict:
         parameters=task["parameters"],
         collect_dir=task["collect_dir"],
         cwd=task["cwd"],
+        kernel=kernel,
     )
     seconds = outcome.seconds
     if outcome.ok:

@@ -6,13 +6,20 @@ papermill only warns about a parameter the notebook does not declare; here it is
 
   PLOTLY_RENDERER = "plotly_mimetype+notebook"   plotly.js embedded once per page, so the HTML works offline
   WORKBENCH_REPORT_COLLECT = <folder>             figures and tables shown are recorded there (collect.py)
+
+A ``Kernel`` runs several notebooks in turn: starting a kernel and importing pandas, ibis, plotly and
+lifelines costs 8-10 s on a 2-core machine, several times what most report notebooks compute. Before each
+notebook the kernel's namespace is cleared (``%reset -f``), warnings are shown afresh, plotly.js is embedded
+again on the notebook's first figure and execution counts restart at 1, so a notebook sees what a fresh kernel
+would show, only with the modules already imported. After a failed notebook the kernel is restarted.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,33 +120,53 @@ def run_notebook(
     cwd=None,
     timeout: int = CELL_TIMEOUT_S,
     progress: bool = False,
+    kernel: Kernel | None = None,
 ) -> RunOutcome:
     """Execute ``source`` into ``output`` with ``parameters`` (checked first). Never raises on a failing
     cell: the outcome says which cell failed and why, and ``output`` keeps the failing cell with its error
-    (papermill writes it). Raises ParameterError for an unknown parameter before anything runs."""
+    (papermill writes it). Raises ParameterError for an unknown parameter before anything runs.
+
+    ``kernel``: a running ``Kernel`` to use (its working folder applies, not ``cwd``); without one, a fresh
+    kernel is started in ``cwd`` (default: the notebook's folder) and shut down after."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     source, output = Path(source), Path(output)
     params = check_parameters(source, dict(parameters or {}))
     output.parent.mkdir(parents=True, exist_ok=True)
-    env = {"PLOTLY_RENDERER": PLOTLY_RENDERER}
-    if collect_dir is not None:
-        env[COLLECT_ENV] = str(Path(collect_dir).resolve())
+    collect = str(Path(collect_dir).resolve()) if collect_dir is not None else None
     started = time.perf_counter()
     try:
-        with _kernel_env(env):
+        if kernel is not None:
+            kernel.prepare(collect)
             pm.execute_notebook(
                 str(source),
                 str(output),
                 parameters=params,
                 kernel_name=KERNEL,
-                cwd=str(cwd or source.parent),
                 progress_bar=progress,
                 execution_timeout=timeout,
                 request_save_on_cell_execute=False,
+                km=kernel.km,
             )
+        else:
+            env = {"PLOTLY_RENDERER": PLOTLY_RENDERER}
+            if collect is not None:
+                env[COLLECT_ENV] = collect
+            with _kernel_env(env):
+                pm.execute_notebook(
+                    str(source),
+                    str(output),
+                    parameters=params,
+                    kernel_name=KERNEL,
+                    cwd=str(cwd or source.parent),
+                    progress_bar=progress,
+                    execution_timeout=timeout,
+                    request_save_on_cell_execute=False,
+                )
     except PapermillExecutionError as exc:
+        if kernel is not None:
+            kernel.failed()
         return RunOutcome(
             name=source.stem,
             output=output,
@@ -149,6 +176,8 @@ def run_notebook(
             cell=exc.exec_count,
         )
     except Exception as exc:  # kernel died, timeout, unreadable notebook: still one notebook's failure
+        if kernel is not None:
+            kernel.failed()
         return RunOutcome(
             name=source.stem,
             output=output,
@@ -157,6 +186,106 @@ def run_notebook(
             error=f"{type(exc).__name__}: {exc}",
         )
     return RunOutcome(name=source.stem, output=output, seconds=time.perf_counter() - started, ok=True)
+
+
+# Run in the kernel before each notebook (see the module docstring). {collect!r} is the collect folder or None.
+_PREPARE = """
+get_ipython().run_line_magic("reset", "-f")
+import gc as _gc, os as _os, sys as _sys
+for _m in list(_sys.modules.values()):
+    _r = getattr(_m, "__warningregistry__", None)
+    if isinstance(_r, dict):
+        _r.clear()
+if {collect!r} is None:
+    _os.environ.pop({env!r}, None)
+else:
+    _os.environ[{env!r}] = {collect!r}
+if "plotly.io" in _sys.modules:
+    _sys.modules["plotly.io"].renderers.default = {renderer!r}
+get_ipython().execution_count = 1
+_gc.collect()
+del _m, _r, _gc, _os, _sys
+"""
+
+
+_START_LOCK = threading.Lock()
+
+
+class Kernel:
+    """A kernel of the project's environment that runs several notebooks in turn (see the module docstring).
+
+        with Kernel(cwd=notebooks_folder) as kernel:
+            for nb in names:
+                run_notebook(folder / f"{nb}.ipynb", out / f"{nb}.ipynb", parameters=..., kernel=kernel)
+
+    It starts on first use, in ``cwd``, with the report's renderer; it is shut down on leaving the block.
+    """
+
+    def __init__(self, cwd, *, startup_timeout: int = 120):
+        self.cwd = str(Path(cwd).resolve())
+        self.startup_timeout = startup_timeout
+        self.km = None
+        self._restart = False
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    def failed(self) -> None:
+        """The last notebook failed: start afresh before the next (a cell may still be running, or the
+        kernel may have died)."""
+        self._restart = True
+
+    def prepare(self, collect: str | None) -> None:
+        """Start the kernel if needed, then reset it for the next notebook (namespace, warnings, renderer,
+        execution count, collect folder)."""
+        from nbclient.util import run_sync
+
+        if self.km is not None and (self._restart or not run_sync(self.km.is_alive)()):
+            self.shutdown()
+        if self.km is None:
+            with _START_LOCK:  # kernels started at once in one process can be given the same ports
+                self._start()
+        self._restart = False
+        code = _PREPARE.format(collect=collect, env=COLLECT_ENV, renderer=PLOTLY_RENDERER)
+        reply = run_sync(self._execute)(code)
+        if reply["content"].get("status") != "ok":
+            content = reply["content"]
+            raise RuntimeError(
+                f"could not reset the report kernel: {content.get('ename')}: {content.get('evalue')}"
+            )
+
+    async def _execute(self, code: str) -> dict:
+        client = self.km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=self.startup_timeout)
+            return await client.execute_interactive(
+                code, store_history=False, timeout=self.startup_timeout, output_hook=lambda msg: None
+            )
+        finally:
+            client.stop_channels()
+
+    def _start(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from nbclient.util import run_sync
+
+        km = AsyncKernelManager(kernel_name=KERNEL)
+        env = {**os.environ, "PLOTLY_RENDERER": PLOTLY_RENDERER}
+        env.pop(COLLECT_ENV, None)
+        run_sync(km.start_kernel)(cwd=self.cwd, env=env)
+        self.km = km
+
+    def shutdown(self) -> None:
+        """Stop the kernel (at once: nothing of it is needed any more)."""
+        from nbclient.util import run_sync
+
+        km, self.km = self.km, None
+        if km is not None:
+            with suppress(Exception):  # already gone
+                run_sync(km.shutdown_kernel)(now=True)
 
 
 def run_job(job: dict) -> RunOutcome:
