@@ -174,7 +174,12 @@ def dashboard(name, data, port, ip, token, preheat):
 @click.option(
     "--notebooks-dir", default=None, type=click.Path(file_okay=False), help="Folder of report notebooks."
 )
-@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Kernels running notebooks at once (default 2); each runs its notebooks in turn.")
+@click.option(
+    "--jobs",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Kernels running notebooks at once (default 2); each runs its notebooks in turn.",
+)
 @click.option(
     "--wait",
     default=3600,

@@ -33,7 +33,9 @@ from workbench.reporting.html import CDN_TRAITS, CJK_CSS, EXTERNAL_SCRIPT, HIDDE
 REVEAL_DIR = Path(__file__).resolve().parent / "static" / "reveal"
 # A <script> with an empty src (the CDN addresses emptied), and any src= or href= to another host.
 EMPTY_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"'][\"'][^>]*>\s*</script>", re.IGNORECASE)
-EXTERNAL_REF = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)=[\"'](?:https?:)?//", re.IGNORECASE)
+EXTERNAL_REF = re.compile(
+    r"<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)=[\"'](?:https?:)?//", re.IGNORECASE
+)
 # The reveal template imports mermaid from a CDN on every deck (its address is not configurable); decks have
 # no mermaid diagrams, so the import goes.
 MERMAID_IMPORT = re.compile(r"<script[^>]*>[^<]*\bimport mermaid from[^<]*</script>", re.IGNORECASE)
