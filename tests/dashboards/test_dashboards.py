@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import os
 import re
+import threading
 
 import pandas as pd
 import pytest
@@ -470,3 +472,19 @@ def test_a_result_being_computed_by_another_thread_is_waited_for_not_recomputed(
     threading.Timer(0.2, release.set).start()
     assert cache.get("x", slow, a=1) == "value" and len(calls) == 1
     other.join(5)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="thread priorities are a POSIX call")
+def test_prefetch_threads_run_at_the_lowest_priority_and_the_page_thread_does_not():
+    seen = {}
+
+    def probe():
+        common.lowest_priority()
+        seen["prefetch"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    assert seen["prefetch"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before < 19

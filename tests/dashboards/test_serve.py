@@ -45,6 +45,8 @@ def test_one_dashboard_by_name_and_preheat(store_file):
     argv, _, _ = voila_command(data=store_file, dashboard="churn", preheat=True)
     assert argv[3].endswith("notebooks/dashboards/churn.ipynb")
     assert "--preheat_kernel=True" in argv
+    # a used preheated kernel is replaced after a pause, not while its visitor's page is being drawn
+    assert "--VoilaKernelManager.fill_delay=30" in argv
     with pytest.raises(ParameterError, match="expected one of: " + ", ".join(DASHBOARDS)):
         voila_command(data=store_file, dashboard="sales")
 

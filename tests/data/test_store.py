@@ -110,3 +110,19 @@ def test_store_summary_counts_revenue_and_days(tmp_path):
 def test_invalid_time_zone_is_a_clear_error():
     with pytest.raises(wb.ParameterError, match="not an IANA time zone"):
         wb.Settings(timezone="Beijing")
+
+
+def _memory_limit(db) -> str:
+    return db.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_the_engine_memory_is_capped_and_the_cap_can_be_changed(tmp_path, monkeypatch):
+    # DuckDB reports the limit in GiB: 2.5 GB = 2.33 GiB, 6 GB = 5.59 GiB.
+    path = _tiny_store(tmp_path / "s.duckdb")
+    monkeypatch.delenv("WORKBENCH_DUCKDB_MEMORY", raising=False)
+    assert _memory_limit(wb.connect(path)) == "2.3 GiB"
+    monkeypatch.setenv("WORKBENCH_DUCKDB_MEMORY", "6GB")
+    assert _memory_limit(wb.connect(path)) == "5.5 GiB"
+    monkeypatch.setenv("WORKBENCH_DUCKDB_MEMORY", "plenty")
+    with pytest.raises(wb.ParameterError, match="WORKBENCH_DUCKDB_MEMORY='plenty'"):
+        wb.connect(path)

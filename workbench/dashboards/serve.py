@@ -29,6 +29,9 @@ DEFAULT_IP = "127.0.0.1"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Kernels executed ahead of the first visitor per notebook when preheating (Voila's default pool is 1).
 PREHEAT_POOL = 1
+# Seconds before a used preheated kernel is replaced (Voila's default is 1). Filling the pool executes the
+# whole dashboard in a new kernel, which on a 2-core machine would compete with the page being opened.
+PREHEAT_FILL_DELAY_S = 30
 
 
 def notebooks_dir() -> Path:
@@ -85,7 +88,11 @@ def voila_command(
     if token:
         argv.append(f"--Voila.token={token}")
     if preheat:
-        argv += ["--preheat_kernel=True", f"--pool_size={PREHEAT_POOL}"]
+        argv += [
+            "--preheat_kernel=True",
+            f"--pool_size={PREHEAT_POOL}",
+            f"--VoilaKernelManager.fill_delay={PREHEAT_FILL_DELAY_S}",
+        ]
     env = dict(os.environ)
     env[DATA_ENV] = str(path.resolve())
     host = f"[{ip}]" if ":" in ip else ip
