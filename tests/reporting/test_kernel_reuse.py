@@ -63,6 +63,7 @@ def test_notebooks_sharing_a_kernel_do_not_see_each_other(tmp_path):
     for name in ("first", "second"):
         out = tmp_path / "out" / f"{name}.ipynb"
         assert f"thin data in {name}" in text_of(out)  # the same warning is shown again
+        assert "ERROR" not in text_of(out)  # nothing of the kernel's own (e.g. its input history) leaks in
         counts = [
             c["execution_count"] for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"
         ]

@@ -9,7 +9,7 @@ papermill only warns about a parameter the notebook does not declare; here it is
 
 A ``Kernel`` runs several notebooks in turn: starting a kernel and importing pandas, ibis, plotly and
 lifelines costs 8-10 s on a 2-core machine, several times what most report notebooks compute. Before each
-notebook the kernel's namespace is cleared (``%reset -f``), warnings are shown afresh, plotly.js is embedded
+notebook the kernel's namespace is cleared (IPython's ``reset``), warnings are shown afresh, plotly.js is embedded
 again on the notebook's first figure and execution counts restart at 1, so a notebook sees what a fresh kernel
 would show, only with the modules already imported. After a failed notebook the kernel is restarted.
 """
@@ -190,7 +190,7 @@ def run_notebook(
 
 # Run in the kernel before each notebook (see the module docstring). {collect!r} is the collect folder or None.
 _PREPARE = """
-get_ipython().run_line_magic("reset", "-f")
+get_ipython().reset(new_session=True)  # the namespace cleared, execution counts back to 1
 import gc as _gc, os as _os, sys as _sys
 for _m in list(_sys.modules.values()):
     _r = getattr(_m, "__warningregistry__", None)
@@ -202,7 +202,6 @@ else:
     _os.environ[{env!r}] = {collect!r}
 if "plotly.io" in _sys.modules:
     _sys.modules["plotly.io"].renderers.default = {renderer!r}
-get_ipython().execution_count = 1
 _gc.collect()
 del _m, _r, _gc, _os, _sys
 """
@@ -275,7 +274,8 @@ class Kernel:
         km = AsyncKernelManager(kernel_name=KERNEL)
         env = {**os.environ, "PLOTLY_RENDERER": PLOTLY_RENDERER}
         env.pop(COLLECT_ENV, None)
-        run_sync(km.start_kernel)(cwd=self.cwd, env=env)
+        # No input history: nobody reads it, and kernels at once would share one history database.
+        run_sync(km.start_kernel)(cwd=self.cwd, env=env, extra_arguments=["--HistoryManager.enabled=False"])
         self.km = km
 
     def shutdown(self) -> None:
