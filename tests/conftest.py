@@ -180,3 +180,15 @@ def observational_db(make_store, store_row):
 def order_row():
     """order_row(order_id, member_id, local time, amount, discount=None, coupon=None) -> an orders row."""
     return order
+
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here) and its flags.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from workbench.analyses.churn import churn_survival
 from workbench.analyses.cohorts import cohort_retention
 from workbench.analyses.lift import campaign_lift
@@ -33,15 +34,6 @@ from workbench.data import simulate
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # The machine may be busy: a page's first render waits for a kernel to start and import the package.
 PAGE_TIMEOUT_MS = 150_000

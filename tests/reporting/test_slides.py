@@ -6,11 +6,10 @@ import re
 
 import pytest
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from workbench.data import simulate
 from workbench.errors import ParameterError
 from workbench.reporting.slides import build_slides
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,7 @@ def test_deck_presents_in_a_browser_with_no_network(chain, tmp_path):
     assert result.offline
     fetched, errors = [], []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -158,14 +158,9 @@ def publish_report(
     from workbench.data import calendar
 
     as_of = calendar.parse_iso_week(label)[1]
-    base = {
-        "data": str(data_path),
-        "week": label,
-        "lang": lang,
-        "anonymise": bool(anonymise),
-        "client": client,
-        "k_min": k_min,
-    }
+    base = runner.base_parameters(
+        data=data_path, week=label, lang=lang, anonymise=anonymise, client=client, k_min=k_min
+    )
     jobs_list = _jobs(folder, names, base, dict(parameters or {}))
 
     out = Path(out).resolve()  # the kernels run in the notebooks' folder: every path they get is absolute

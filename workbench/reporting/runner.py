@@ -111,6 +111,19 @@ def check_parameters(path, parameters: dict) -> dict:
     return {k: v for k, v in parameters.items()}
 
 
+def base_parameters(*, data, week: str, lang: str, anonymise: bool, client: str | None, k_min: int) -> dict:
+    """The parameters every report notebook takes (the report and the slides pass these, plus any a
+    notebook declares of its own): the store as a string, the ISO week, language and consultant options."""
+    return {
+        "data": str(data),
+        "week": week,
+        "lang": lang,
+        "anonymise": bool(anonymise),
+        "client": client,
+        "k_min": k_min,
+    }
+
+
 def run_notebook(
     source,
     output,

@@ -100,14 +100,9 @@ def build_slides(
         label = report_week(db, week=week, latest=latest)
     finally:
         db.close()
-    params = {
-        "data": str(data_path),
-        "week": label,
-        "lang": lang,
-        "anonymise": bool(anonymise),
-        "client": client,
-        "k_min": k_min,
-    }
+    params = runner.base_parameters(
+        data=data_path, week=label, lang=lang, anonymise=anonymise, client=client, k_min=k_min
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".slides-", dir=out) as tmp:
