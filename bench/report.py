@@ -24,7 +24,6 @@ HERE = Path(__file__).resolve().parent
 TARGET_S = 90  # demo size (issue: weekly report); a chain of LARGE_MEMBERS or more: LARGE_TARGET_S
 LARGE_MEMBERS, LARGE_TARGET_S = 500_000, 180
 PAGE_TARGET_S = 2
-CHROMIUM = "/usr/bin/chromium"
 
 
 def run(data: str, jobs: int, figures: str, week: str, opens: int) -> tuple[float, dict, dict]:
@@ -44,13 +43,14 @@ def page_open_seconds(folder: Path, names: list[str], opens: int) -> dict[str, f
     import re
     import statistics
 
-    if opens < 1 or not Path(CHROMIUM).exists():
-        return {}
+    from dashboard import ARGS, CHROMIUM  # the browser the dashboard benchmark drives (bench/ is on the path)
     from playwright.sync_api import sync_playwright
 
+    if opens < 1 or not Path(CHROMIUM).exists():
+        return {}
     out = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for name in names:
             path = folder / f"{name}.html"
             figures = len(re.findall(r"Plotly\.newPlot\(", path.read_text(encoding="utf-8")))
