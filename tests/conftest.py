@@ -192,3 +192,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def offline_tab(browser):
+    """A new tab of ``browser`` that refuses every request but to the disk, with lists that collect what it
+    tried to fetch and the errors of the page and its console: returns (tab, fetched, errors)."""
+    tab = browser.new_page()
+    fetched, errors = [], []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+
+    def refuse_network(route):
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:")):
+            route.continue_()
+        else:
+            fetched.append(url)
+            route.abort()
+
+    tab.route("**/*", refuse_network)
+    return tab, fetched, errors

@@ -149,6 +149,43 @@ def test_pages_work_offline_and_hide_code(report):
     assert len(plotly_figures(cohorts)) == 3
 
 
+def test_every_page_draws_its_figures_in_a_browser_with_no_network(report):
+    """Each page opens from disk in headless Chromium with other hosts refused; every figure draws with
+    the cut-down plotly.js (workbench.reporting.plotlyjs) and nothing errs or is fetched."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, offline_tab
+
+    seen_errors, seen_fetched = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for nb in report.manifest["notebooks"]:
+                html = page(report, nb["name"])
+                assert "(workbench bundle:" in html, nb["name"]
+                figures = len(plotly_figures(html))
+                tab, fetched, errors = offline_tab(browser)
+                tab.goto((report.folder / nb["html"]).as_uri())
+                tab.wait_for_function(
+                    "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+                    arg=figures,
+                    timeout=60_000,
+                )
+                # each figure has its main SVG and a title drawn from the page's data
+                titles = tab.evaluate(
+                    "Array.from(document.querySelectorAll('.js-plotly-plot .gtitle')).map(t => t.textContent)"
+                )
+                # (plotly draws <br> and <sub> as separate lines: compare the text alone)
+                expected = [re.sub(r"<[^>]+>", "", title_of(f)) for f in plotly_figures(html) if title_of(f)]
+                assert [t.replace("\u200b", "") for t in titles] == expected, nb["name"]
+                tab.close()
+                seen_errors += errors
+                seen_fetched += fetched
+        finally:
+            browser.close()
+    assert seen_errors == [] and seen_fetched == []
+
+
 def test_cohort_page_shows_the_numbers_the_package_computes(report, chain):
     db = wb.connect(chain)
     with warnings.catch_warnings():

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, offline_tab
 from workbench.data import simulate
 from workbench.errors import ParameterError
 from workbench.reporting.slides import build_slides
@@ -30,6 +30,7 @@ def test_cohort_deck_has_a_slide_per_figure_and_no_code(chain, tmp_path):
     assert len(re.findall(r"Plotly\.newPlot\(", html)) == 3
     assert "import workbench" not in html and "rp.show(" not in html  # code hidden
     assert "Mean retention by age" in html
+    assert "(workbench bundle:" in html  # plotly.js cut down to the traces the deck draws
 
 
 def test_deck_presents_in_a_browser_with_no_network(chain, tmp_path):
@@ -38,23 +39,10 @@ def test_deck_presents_in_a_browser_with_no_network(chain, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     result = build_slides("cohorts", data=chain, latest=True, out=tmp_path, lang="zh")
     assert result.offline
-    fetched, errors = [], []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def refuse_network(route):
-                url = route.request.url
-                if url.startswith(("file:", "data:", "blob:")):
-                    route.continue_()
-                else:
-                    fetched.append(url)
-                    route.abort()
-
-            page.route("**/*", refuse_network)
+            page, fetched, errors = offline_tab(browser)
             page.goto(result.path.as_uri())
             page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=60_000)
             assert page.evaluate("Reveal.getTotalSlides()") == result.slides

@@ -2,7 +2,8 @@
 
 nbconvert's lab template with the inputs and prompts excluded. Its script and stylesheet URLs (require.js,
 MathJax, jQuery, the widget renderer, mermaid) all point to CDNs, so each is emptied: the page needs none
-of them (figures bring their own plotly.js, embedded once per page by the runner's renderer). Cells tagged
+of them (figures bring their own plotly.js, embedded once per page by the runner's renderer, and cut down
+to the trace types the page draws by ``plotlyjs.slim``). Cells tagged
 REMOVE_TAG (the Markdown notes for JupyterLab users) are left out: the page's title comes from the
 notebook's output, in the report's language.
 """
@@ -13,6 +14,8 @@ import re
 from pathlib import Path
 
 import nbformat
+
+from workbench.reporting import plotlyjs
 
 REMOVE_TAG = "remove-in-report"
 # Cells that hold no reader-facing output.
@@ -60,6 +63,7 @@ def notebook_to_html(notebook, html_path, *, title: str) -> Path:
     exporter = HTMLExporter(config=Config(exporter_config()), template_name="lab")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = EXTERNAL_SCRIPT.sub("", body).replace("</head>", CJK_CSS + "\n</head>", 1)
+    body = plotlyjs.slim(body)
     html_path = Path(html_path)
     html_path.write_text(body, encoding="utf-8")
     return html_path

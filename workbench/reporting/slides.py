@@ -25,7 +25,7 @@ import nbformat
 
 from workbench import i18n
 from workbench.errors import ParameterError
-from workbench.reporting import runner
+from workbench.reporting import plotlyjs, runner
 from workbench.reporting.anonymise import K_MIN
 from workbench.reporting.html import CDN_TRAITS, CJK_CSS, EXTERNAL_SCRIPT, HIDDEN_TAGS
 
@@ -155,7 +155,7 @@ def _deck(executed: Path, *, title: str) -> tuple[str, int]:
     )
     body, _ = SlidesExporter(config=config).from_notebook_node(nb, resources={"metadata": {"name": title}})
     slides = sum(1 for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") == "slide")
-    return _inline_reveal(body), slides
+    return plotlyjs.slim(_inline_reveal(body)), slides
 
 
 def _inline_reveal(body: str) -> str:
