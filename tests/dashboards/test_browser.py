@@ -219,6 +219,9 @@ def open_page(browser, server):
 def test_overview_dashboard_in_the_browser(open_page, db):
     p = open_page("overview")
     assert p.errors == []
+    # Figures are drawn by the workbench's renderer (plotly.js of the workbench's traces), not plotly's own.
+    extensions = p.page.evaluate("Object.keys(window._JUPYTERLAB)")
+    assert "workbench-plotly" in extensions and "jupyterlab-plotly" not in extensions
     as_of = pd.Timestamp("2026-11-22").date()
     expected = weekly_kpis(db, as_of=as_of).kpis.set_index("kpi")["value"]
     shown = p.numbers()

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from workbench.dashboards.common import DATA_ENV
-from workbench.dashboards.serve import DASHBOARDS, check_binding, voila_command
+from workbench.dashboards.serve import DASHBOARDS, LABEXTENSIONS, check_binding, voila_command
 from workbench.errors import InputFileError, ParameterError
+from workbench.reporting import plotlyjs
 
 
 @pytest.fixture
@@ -81,3 +82,19 @@ def test_every_dashboard_notebook_is_a_title_and_one_call():
         assert len(code) == 2 and code[0].startswith("from workbench.dashboards import ")
         assert code[1].endswith("_dashboard()")
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_voila_loads_the_workbench_figure_renderer_in_place_of_plotlys(store_file):
+    from jupyterlab_server.config import get_federated_extensions
+
+    argv, _, _ = voila_command(data=store_file)
+    assert f"--VoilaConfiguration.extra_labextensions_path={LABEXTENSIONS}" in argv
+    assert "--VoilaConfiguration.extension_denylist=jupyterlab-plotly" in argv
+    found = get_federated_extensions([str(LABEXTENSIONS)])
+    assert set(found) == {"workbench-plotly"}
+    build = found["workbench-plotly"]["jupyterlab"]["_build"]
+    assert build["mimeExtension"] == "./mimeExtension"
+    entry = (LABEXTENSIONS / "workbench-plotly" / build["load"]).read_text(encoding="utf-8")
+    # the same plotly.js release and traces as the report pages' bundle
+    assert entry.startswith(plotlyjs.bundle()[0][:120])
+    assert 'window._JUPYTERLAB["workbench-plotly"]' in entry
