@@ -15,9 +15,17 @@ class RenderedPlotly extends Widget {
         this._mimeType = options.mimeType;
     }
 
-    // Draws the figure of the output's model; a later model for the same output redraws in place.
+    // Draws the figure of the output's model; a later model for the same output redraws in place. An output
+    // is rendered before it is on the page: the figure is drawn once it is (onAfterAttach), at the page's
+    // width, rather than at plotly's default width and again when attached.
     renderModel(model) {
-        const figure = model.data[this._mimeType];
+        this._figure = model.data[this._mimeType];
+        return this.isAttached ? this._draw() : Promise.resolve();
+    }
+
+    _draw() {
+        const figure = this._figure;
+        this._figure = null;
         const layout = Object.assign({}, figure.layout);
         if (!layout.height) {
             layout.height = 360;
@@ -31,7 +39,11 @@ class RenderedPlotly extends Widget {
     }
 
     onAfterAttach() {
-        this._fit();
+        if (this._figure) {
+            this._draw();
+        } else {
+            this._fit();
+        }
     }
 
     onAfterShow() {
@@ -42,9 +54,11 @@ class RenderedPlotly extends Widget {
         this._fit();
     }
 
-    // Figures drawn before their output was on the page get the page's width once it is.
+    // A drawn figure whose width is not its output's (the page was resized, or it was drawn while hidden)
+    // is redrawn at the output's width.
     _fit() {
-        if (this.isAttached && this.isVisible && this.node.querySelector('.plot-container')) {
+        const drawn = this.node._fullLayout;
+        if (this.isAttached && this.isVisible && drawn && Math.abs(drawn.width - this.node.clientWidth) > 2) {
             Plotly.Plots.resize(this.node);
         }
     }
