@@ -31,6 +31,10 @@ from workbench.reporting.collect import COLLECT_ENV
 KERNEL = "python3"
 # Kernel environment for report runs (see the module docstring).
 PLOTLY_RENDERER = "plotly_mimetype+notebook"
+# Report kernels keep no input history (nobody reads it, and kernels at once would share one history
+# database) and log errors only: ipykernel warns at every start that its loopback TCP is unencrypted, which
+# would reach the output of every cron run.
+KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"]
 # A cell running longer than this is stuck (the slowest cell, a Cox fit on a million members, takes ~1 min).
 CELL_TIMEOUT_S = 1800
 # Where the report notebooks live: notebooks/ at the top of the project (next to the package).
@@ -176,6 +180,7 @@ def run_notebook(
                     progress_bar=progress,
                     execution_timeout=timeout,
                     request_save_on_cell_execute=False,
+                    extra_arguments=KERNEL_ARGUMENTS,
                 )
     except PapermillExecutionError as exc:
         if kernel is not None:
@@ -287,8 +292,7 @@ class Kernel:
         km = AsyncKernelManager(kernel_name=KERNEL)
         env = {**os.environ, "PLOTLY_RENDERER": PLOTLY_RENDERER}
         env.pop(COLLECT_ENV, None)
-        # No input history: nobody reads it, and kernels at once would share one history database.
-        run_sync(km.start_kernel)(cwd=self.cwd, env=env, extra_arguments=["--HistoryManager.enabled=False"])
+        run_sync(km.start_kernel)(cwd=self.cwd, env=env, extra_arguments=KERNEL_ARGUMENTS)
         self.km = km
 
     def shutdown(self) -> None:
