@@ -126,3 +126,17 @@ def test_the_engine_memory_is_capped_and_the_cap_can_be_changed(tmp_path, monkey
     monkeypatch.setenv("WORKBENCH_DUCKDB_MEMORY", "plenty")
     with pytest.raises(wb.ParameterError, match="WORKBENCH_DUCKDB_MEMORY='plenty'"):
         wb.connect(path)
+
+
+def test_computed_once_reads_the_same_rows_from_a_temporary_table_dropped_after(tmp_path):
+    db = wb.connect(_tiny_store(tmp_path / "s.duckdb"))
+    names = ibis.memtable({"member_id": ["M1"], "label": ["一号"]})
+    expr = db.orders.join(names, "member_id").select("order_id", "label", "amount").order_by("order_id")
+    with db.computed_once(expr) as once:
+        temps = db.backend.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+        assert len(temps) == 1 and temps[0][0] in once.get_name()
+        assert once.to_pandas().values.tolist() == expr.to_pandas().values.tolist()
+        assert once.to_pandas()["order_id"].tolist() == ["o1", "o2"]  # the member's two orders
+    temps = db.backend.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    assert temps == []
+    db.close()

@@ -133,6 +133,13 @@ def campaign_lift(
         db, [info.campaign_id], as_of=as_of, margin_rate=margin_rate, pre_days=pre_days
     )
     outcomes = _with_segments(db, outcomes, info, segment_by)
+    # One row per assigned member, read three times below (counts, moments, an observational comparison):
+    # the engine works it out once into a temporary table, freed when the lift is done.
+    with db.computed_once(outcomes) as outcomes:
+        return _lift(db, info, outcomes, as_of, segment_by, margin_rate, pre_days, confidence)
+
+
+def _lift(db, info, outcomes, as_of, segment_by, margin_rate, pre_days, confidence) -> CampaignLift:
     counts = outcomes.group_by("arm").aggregate(n=outcomes.count(), observed=outcomes.days_observed.max())
     counts = counts.to_pandas().set_index("arm")
     n_control = int(counts["n"].get("control", 0))
@@ -427,6 +434,13 @@ def _cumulative(db: Store, info: CampaignInfo, as_of: dt.date) -> pd.DataFrame:
         calendar.date_literal(info.starts_on)))  # fmt: skip
     n = a.group_by("arm").aggregate(members=a.count()).to_pandas().set_index("arm")["members"]
     v = visits(db, as_of=as_of).select("member_id", "day", "amount")
+    # Only days some member's window can hold (a range the engine prunes before joining).
+    first, last = a.aggregate(first=a.start_day.min(), last=a.start_day.max()).to_pandas().iloc[0]
+    if not pd.isna(first):
+        v = v.filter(
+            (v.day >= calendar.date_literal(pd.Timestamp(first).date()))
+            & (v.day < calendar.date_literal(pd.Timestamp(last).date() + dt.timedelta(days=info.window_days)))
+        )
     j = a.join(v, a.member_id == v.member_id)
     j = j.mutate(offset=j.day.delta(j.start_day, unit="day"))
     j = j.filter((j.offset >= 0) & (j.offset < info.window_days))

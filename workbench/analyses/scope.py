@@ -62,8 +62,13 @@ def resolve_as_of(db: Store, as_of=None) -> dt.date:
 
 def _order_day_range(db: Store) -> tuple[dt.date, dt.date]:
     o = db.orders
-    day = calendar.local_day(o.ordered_at)
-    row = o.aggregate(first=day.min(), last=day.max()).to_pandas().iloc[0]
+    # The local day grows with the timestamp: the days of the first and last timestamps are the first and
+    # last days, and the engine finds those two from its column statistics without casting every order.
+    row = (
+        o.aggregate(first=calendar.local_day(o.ordered_at.min()), last=calendar.local_day(o.ordered_at.max()))
+        .to_pandas()
+        .iloc[0]
+    )
     if pd.isna(row["first"]):
         raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
     return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()

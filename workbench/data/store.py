@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -67,6 +69,21 @@ class Store:
 
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
+
+    @contextmanager
+    def computed_once(self, expr: ibis.Table):
+        """``expr`` worked out once into a temporary table for the block (DuckDB), then dropped; other
+        engines get ``expr`` itself. For an intermediate result that several queries read."""
+        con = getattr(self.backend, "con", None)
+        if self.backend.name != "duckdb" or con is None:
+            yield expr
+            return
+        name = f"_wb_once_{uuid.uuid4().hex}"
+        table = self.backend.create_table(name, expr, temp=True)  # (registers in-memory frames expr uses)
+        try:
+            yield table
+        finally:
+            con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
 
     def quarantined(self) -> int:
         """Rows held in quarantine (0 when the store has no quarantine table)."""
