@@ -363,12 +363,19 @@ def weekly_kpis(
     week = week or calendar.last_complete_week(as_of)
     monday, sunday = _check_week(week, as_of=as_of, first_day=first_day)
     week = calendar.iso_week_label(monday)
+    members, narrowed = _member_scope(db, as_of=as_of, **filters)
+    # The members in scope are read by five queries below: the engine works them out once.
+    with db.computed_once(members) as members:
+        return _weekly_kpis(
+            db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters
+        )
+
+
+def _weekly_kpis(db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters):
     yoy_week, aligned, holiday = yoy_comparison_week(week)
     yoy_monday, _ = calendar.parse_iso_week(yoy_week)
     before = [monday - dt.timedelta(weeks=k) for k in range(1, compare_weeks + 1)]
     mondays = sorted({monday, yoy_monday, *before})
-
-    members, narrowed = _member_scope(db, as_of=as_of, **filters)
     coupon_weeks = _coupon_weeks(db, members if narrowed else None)
     values = _weekly_values(
         db,
@@ -539,11 +546,7 @@ def _check_known(name: str, values, choices) -> None:
 
 
 def _first_order_day(db: Store) -> dt.date:
-    first = db.orders.aggregate(first=calendar.local_day(db.orders.ordered_at).min()).to_pandas()
-    value = first["first"].iloc[0]
-    if pd.isna(value):
-        raise ParameterError(f"{db.source} has no orders; there is nothing to report.")
-    return pd.Timestamp(value).date()
+    return scope._order_day_range(db)[0]
 
 
 def _store_ids(db: Store, stores, cities) -> list[str] | None:
@@ -594,8 +597,8 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
     return m, bool(stores or cities or join_channels)
 
 
-def _scoped_orders(db: Store, *, store_ids, channels) -> ibis.Table:
-    o = db.orders
+def _scoped_orders(db: Store, *, store_ids, channels, orders: ibis.Table | None = None) -> ibis.Table:
+    o = db.orders if orders is None else orders
     o = o.mutate(day=calendar.local_day(o.ordered_at), amount=o.amount.cast("float64"))
     if store_ids is not None:
         o = o.filter(o.store_id.isin(store_ids))
@@ -623,11 +626,22 @@ def _weekly_values(
         return frame.assign(**{k: pd.Series(dtype="float64") for k in KPIS})
     store_ids = _store_ids(db, stores, cities)
     week_days = [ibis.literal(d, type="date") for d in mondays]
-    o = _scoped_orders(db, store_ids=store_ids, channels=channels)
-    # Each week and the lookback days before it (a year-ago week adds a second stretch, not the year between).
+    spans = _day_spans(mondays, REPURCHASE_LOOKBACK_DAYS)
+    o = db.orders
+    # Each week and the lookback days before it (a year-ago week adds a second stretch, not the year between),
+    # first as instants (the engine skips whole blocks of orders by their timestamps without working out
+    # the local day of each), then as local days.
+    tz = db.settings.timezone
+    instants = [
+        (o.ordered_at >= ibis.literal(pd.Timestamp(lo, tz=tz)))
+        & (o.ordered_at < ibis.literal(pd.Timestamp(hi + dt.timedelta(days=1), tz=tz)))
+        for lo, hi in spans
+    ]
+    o = _scoped_orders(
+        db, store_ids=store_ids, channels=channels, orders=o.filter(functools.reduce(operator.or_, instants))
+    )
     windows = [
-        (o.day >= calendar.date_literal(lo)) & (o.day <= calendar.date_literal(hi))
-        for lo, hi in _day_spans(mondays, REPURCHASE_LOOKBACK_DAYS)
+        (o.day >= calendar.date_literal(lo)) & (o.day <= calendar.date_literal(hi)) for lo, hi in spans
     ]
     o = o.filter(functools.reduce(operator.or_, windows))
     o = o.mutate(week_start=calendar.period_start(o.day, "week"))
