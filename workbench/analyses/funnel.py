@@ -565,9 +565,7 @@ def _warn_empty(params: dict) -> None:
 
 
 def _first_order_day(db: Store) -> dt.date | None:
-    o = db.orders
-    value = o.aggregate(first=calendar.local_day(o.ordered_at).min()).to_pandas().iloc[0]["first"]
-    return None if pd.isna(value) else pd.Timestamp(value).date()
+    return scope.order_day_range(db)[0]
 
 
 def _immature(db: Store, *, start: dt.date, as_of: dt.date) -> int:

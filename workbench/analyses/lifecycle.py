@@ -615,9 +615,7 @@ def _resolve_thresholds(db, day, dormant, lost, filters) -> pd.DataFrame:
 
 
 def _first_order_day(db: Store) -> dt.date | None:
-    o = db.orders
-    value = o.aggregate(first=calendar.local_day(o.ordered_at).min()).to_pandas().iloc[0]["first"]
-    return None if pd.isna(value) else pd.Timestamp(value).date()
+    return scope.order_day_range(db)[0]
 
 
 def _empty_result(thresholds: pd.DataFrame, params: dict, why: str) -> Lifecycle:

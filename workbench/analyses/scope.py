@@ -60,7 +60,8 @@ def resolve_as_of(db: Store, as_of=None) -> dt.date:
     return day
 
 
-def _order_day_range(db: Store) -> tuple[dt.date, dt.date]:
+def order_day_range(db: Store) -> tuple[dt.date | None, dt.date | None]:
+    """Local days of the first and last order ((None, None) without orders)."""
     o = db.orders
     # The local day grows with the timestamp: the days of the first and last timestamps are the first and
     # last days, and the engine finds those two from its column statistics without casting every order.
@@ -70,8 +71,15 @@ def _order_day_range(db: Store) -> tuple[dt.date, dt.date]:
         .iloc[0]
     )
     if pd.isna(row["first"]):
-        raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
+        return None, None
     return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
+
+
+def _order_day_range(db: Store) -> tuple[dt.date, dt.date]:
+    first, last = order_day_range(db)
+    if first is None:
+        raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
+    return first, last
 
 
 def _meta(db: Store) -> dict[str, str]:

@@ -746,9 +746,7 @@ def _band(values, bounds) -> ibis.StringValue:
 
 
 def _first_data_day(db: Store) -> dt.date:
-    o = db.orders
-    first = o.aggregate(first=calendar.local_day(o.ordered_at).min()).to_pandas()["first"].iloc[0]
-    return pd.Timestamp(first).date()
+    return scope._order_day_range(db)[0]
 
 
 # ---------------------------------------------------------------------------------------------------------

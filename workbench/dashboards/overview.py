@@ -33,6 +33,7 @@ import html
 import ipywidgets as widgets
 
 from workbench import i18n
+from workbench.analyses import scope
 from workbench.analyses.lifecycle import lifecycle, period_label
 from workbench.analyses.overview import (
     KPI_UNITS,
@@ -291,11 +292,9 @@ def week_choices(db, as_of: dt.date) -> list[str]:
     """The last WEEK_CHOICES complete ISO weeks at ``as_of`` that start on or after the first order day,
     newest first ('2026-W47', '2026-W46', ...)."""
     last_monday = calendar.parse_iso_week(calendar.last_complete_week(as_of))[0]
-    o = db.orders
-    first = o.aggregate(first=calendar.local_day(o.ordered_at).min()).to_pandas()["first"].iloc[0]
-    if first is None or str(first) in ("NaT", "None"):
+    first_day = scope.order_day_range(db)[0]
+    if first_day is None:
         return []
-    first_day = calendar.as_date(first)
     mondays = [last_monday - dt.timedelta(weeks=k) for k in range(WEEK_CHOICES)]
     return [calendar.iso_week_label(m) for m in mondays if m >= first_day]
 

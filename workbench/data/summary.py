@@ -63,11 +63,10 @@ def store_summary(source) -> StoreSummary:
     revenue = member_share = float("nan")
     if db.has("orders") and n.get("orders"):
         o = db.orders
-        day = calendar.local_day(o.ordered_at)
         row = (
-            o.aggregate(
-                first=day.min(),
-                last=day.max(),
+            o.aggregate(  # the local days of the first and last timestamps: no day worked out per order
+                first=calendar.local_day(o.ordered_at.min()),
+                last=calendar.local_day(o.ordered_at.max()),
                 revenue=o.amount.sum().cast("float64"),
                 member_revenue=o.amount.sum(where=o.member_id.notnull()).cast("float64"),
             )
