@@ -34,15 +34,11 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The browser and flags the browser tests use (their shared fixtures module, importable from the root).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.conftest import CHROMIUM  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS as ARGS
+
 TIMEOUT_MS = 300_000
 # (dashboard, filter control, value not computed yet, a value of the prefetch plan, value to go back to)
 # as option labels, or option indexes (ints, negative from the end).
