@@ -31,7 +31,7 @@ def db(make_store, store_row):
 
 
 def test_the_range_is_of_local_days_and_the_default_day_is_the_one_before_the_last(db):
-    assert scope._order_day_range(db) == (dt.date(2026, 1, 5), dt.date(2026, 1, 10))
+    assert scope.order_day_range(db) == (dt.date(2026, 1, 5), dt.date(2026, 1, 10))
     assert scope.resolve_as_of(db) == dt.date(2026, 1, 9)  # the last day may still be filling up
     assert scope.resolve_as_of(db, "2026-01-05") == dt.date(2026, 1, 5)
 
@@ -39,3 +39,15 @@ def test_the_range_is_of_local_days_and_the_default_day_is_the_one_before_the_la
 def test_a_day_before_the_first_local_order_day_names_the_range(db):
     with pytest.raises(wb.ParameterError, match="2026-01-05 and 2026-01-10"):
         scope.resolve_as_of(db, "2026-01-04")
+
+
+def test_a_store_without_orders_has_no_range_and_no_analysis_day(make_store, store_row):
+    store = wb.connect(make_store({"stores": [store_row()], "orders": []}))
+    try:
+        assert scope.order_day_range(store) == (None, None)
+        with pytest.raises(wb.ParameterError, match="has no orders"):
+            scope.order_day_range(store, required=True)
+        with pytest.raises(wb.ParameterError, match="has no orders"):
+            scope.resolve_as_of(store, "2026-01-05")
+    finally:
+        store.close()

@@ -528,7 +528,7 @@ def _resolve_params(
         )
     day = scope.resolve_as_of(db, as_of)
     mature_to = day - dt.timedelta(days=int(window_days))
-    start = _first_order_day(db) if joined_from is None else calendar.as_date(joined_from)
+    start = scope.order_day_range(db)[0] if joined_from is None else calendar.as_date(joined_from)
     end = mature_to if joined_to is None else min(calendar.as_date(joined_to), mature_to)
     immature = 0
     if start is not None:
@@ -562,10 +562,6 @@ def _warn_empty(params: dict) -> None:
         ThinDataWarning,
         stacklevel=3,
     )
-
-
-def _first_order_day(db: Store) -> dt.date | None:
-    return scope.order_day_range(db)[0]
 
 
 def _immature(db: Store, *, start: dt.date, as_of: dt.date) -> int:

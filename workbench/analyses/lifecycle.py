@@ -331,7 +331,7 @@ def lifecycle(
 
     last = period_index(day + dt.timedelta(days=1), period) - 1  # last complete period
     last_end = period_first_day(last + 1, period) - dt.timedelta(days=1)
-    first_data_day = _first_order_day(db)
+    first_data_day = scope.order_day_range(db)[0]
     params: dict[str, Any] = {
         "as_of": day,
         "period": period,
@@ -612,10 +612,6 @@ def _resolve_thresholds(db, day, dormant, lost, filters) -> pd.DataFrame:
     t["days"] = t["days"].astype("int64")
     t["quantile"] = t["quantile"].astype("float64")
     return t
-
-
-def _first_order_day(db: Store) -> dt.date | None:
-    return scope.order_day_range(db)[0]
 
 
 def _empty_result(thresholds: pd.DataFrame, params: dict, why: str) -> Lifecycle:

@@ -432,15 +432,14 @@ def _cumulative(db: Store, info: CampaignInfo, as_of: dt.date) -> pd.DataFrame:
     a = a.filter(a.campaign_id == info.campaign_id)
     a = a.select("member_id", "arm", start_day=calendar.local_day(a.assigned_at).coalesce(
         calendar.date_literal(info.starts_on)))  # fmt: skip
-    n = a.group_by("arm").aggregate(members=a.count()).to_pandas().set_index("arm")["members"]
+    arms = a.group_by("arm").aggregate(members=a.count(), first=a.start_day.min(), last=a.start_day.max())
+    arms = arms.to_pandas().set_index("arm")
+    n = arms["members"]
     v = visits(db, as_of=as_of).select("member_id", "day", "amount")
-    # Only days some member's window can hold (a range the engine prunes before joining).
-    first, last = a.aggregate(first=a.start_day.min(), last=a.start_day.max()).to_pandas().iloc[0]
-    if not pd.isna(first):
-        v = v.filter(
-            (v.day >= calendar.date_literal(pd.Timestamp(first).date()))
-            & (v.day < calendar.date_literal(pd.Timestamp(last).date() + dt.timedelta(days=info.window_days)))
-        )
+    if not arms.empty:  # only days some member's window can hold (a range the engine prunes before joining)
+        first = pd.Timestamp(arms["first"].min()).date()
+        last = pd.Timestamp(arms["last"].max()).date() + dt.timedelta(days=info.window_days)
+        v = v.filter((v.day >= calendar.date_literal(first)) & (v.day < calendar.date_literal(last)))
     j = a.join(v, a.member_id == v.member_id)
     j = j.mutate(offset=j.day.delta(j.start_day, unit="day"))
     j = j.filter((j.offset >= 0) & (j.offset < info.window_days))

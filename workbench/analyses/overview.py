@@ -359,7 +359,7 @@ def weekly_kpis(
     compare_weeks = _check_whole("compare_weeks", compare_weeks, minimum=1)
     filters = _check_filters(db, stores=stores, cities=cities, channels=channels, join_channels=join_channels)
     as_of = scope.resolve_as_of(db, as_of)
-    first_day = _first_order_day(db)
+    first_day = scope.order_day_range(db, required=True)[0]
     week = week or calendar.last_complete_week(as_of)
     monday, sunday = _check_week(week, as_of=as_of, first_day=first_day)
     week = calendar.iso_week_label(monday)
@@ -445,7 +445,7 @@ def weekly_kpi_trend(
     weeks = _check_whole("weeks", weeks, minimum=1)
     filters = _check_filters(db, stores=stores, cities=cities, channels=channels, join_channels=join_channels)
     as_of = scope.resolve_as_of(db, as_of)
-    first_day = _first_order_day(db)
+    first_day = scope.order_day_range(db, required=True)[0]
     week = week or calendar.last_complete_week(as_of)
     monday, _ = _check_week(week, as_of=as_of, first_day=first_day)
     mondays = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
@@ -543,10 +543,6 @@ def _check_known(name: str, values, choices) -> None:
 # ---------------------------------------------------------------------------------------------------------
 # Engine side
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _first_order_day(db: Store) -> dt.date:
-    return scope._order_day_range(db)[0]
 
 
 def _store_ids(db: Store, stores, cities) -> list[str] | None:

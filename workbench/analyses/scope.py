@@ -47,7 +47,7 @@ def resolve_as_of(db: Store, as_of=None) -> dt.date:
     the day before the last order's local day (that day may still be filling up). A day before the first
     order raises a ParameterError naming the data's range.
     """
-    first, last = _order_day_range(db)
+    first, last = order_day_range(db, required=True)
     if as_of is None:
         through = _meta(db).get("data_through")
         return calendar.as_date(through) if through else last - dt.timedelta(days=1)
@@ -60,8 +60,9 @@ def resolve_as_of(db: Store, as_of=None) -> dt.date:
     return day
 
 
-def order_day_range(db: Store) -> tuple[dt.date | None, dt.date | None]:
-    """Local days of the first and last order ((None, None) without orders)."""
+def order_day_range(db: Store, *, required: bool = False) -> tuple[dt.date | None, dt.date | None]:
+    """Local days of the first and last order: (None, None) without orders, or with ``required`` a
+    ParameterError saying the store has none."""
     o = db.orders
     # The local day grows with the timestamp: the days of the first and last timestamps are the first and
     # last days, and the engine finds those two from its column statistics without casting every order.
@@ -71,15 +72,10 @@ def order_day_range(db: Store) -> tuple[dt.date | None, dt.date | None]:
         .iloc[0]
     )
     if pd.isna(row["first"]):
+        if required:
+            raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
         return None, None
     return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
-
-
-def _order_day_range(db: Store) -> tuple[dt.date, dt.date]:
-    first, last = order_day_range(db)
-    if first is None:
-        raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
-    return first, last
 
 
 def _meta(db: Store) -> dict[str, str]:

@@ -428,7 +428,7 @@ def _control_rows(members: ibis.Table, v: ibis.Table, day: dt.date, w: int) -> p
 
 
 def _groups(db: Store, members: ibis.Table, v: ibis.Table, day: dt.date, window: int | None) -> pd.DataFrame:
-    first_data_day = _first_data_day(db)
+    first_data_day = scope.order_day_range(db, required=True)[0]
     start = first_data_day if window is None else max(first_data_day, day - dt.timedelta(days=window - 1))
     start_lit, day_lit = calendar.date_literal(start), calendar.date_literal(day)
     recent_from = calendar.date_literal(day - dt.timedelta(days=RETENTION_DAYS - 1))
@@ -743,10 +743,6 @@ def _band(values, bounds) -> ibis.StringValue:
     pairs = zip(bounds, bounds[1:], strict=False)
     cases = [((values >= lo) & (values < hi), f"{lo:g}-{hi:g}") for lo, hi in pairs]
     return ibis.cases(*cases, else_=f"{bounds[-1]:g}+")
-
-
-def _first_data_day(db: Store) -> dt.date:
-    return scope._order_day_range(db)[0]
 
 
 # ---------------------------------------------------------------------------------------------------------
