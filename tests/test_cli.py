@@ -66,3 +66,14 @@ def test_a_user_error_is_one_message_and_exit_2_without_traceback(tmp_path):
     (tmp_path / "sales.csv").write_text("id,total\n1,3\n", encoding="utf-8")
     done = run("load", "sales.csv", "--into", "x.duckdb", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "sales.csv" in done.stderr
+
+
+def test_warm_dashboards_names_a_wrong_dashboard_and_warms_a_right_one(simulated):
+    folder, _ = simulated
+    done = run("warm-dashboards", "--data", "chain.duckdb", "--dashboards", "sales", cwd=folder)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "sales" in done.stderr and "overview" in done.stderr
+    done = run("warm-dashboards", "--data", "chain.duckdb", "--dashboards", "campaigns", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert "campaigns" in done.stdout and "computed" in done.stdout
+    assert any((folder / ".workbench-cache").glob("chain-*/warm.json"))

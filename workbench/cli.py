@@ -135,13 +135,59 @@ def info(store):
 @click.option(
     "--preheat/--no-preheat", default=True, show_default=True, help="Run kernels ahead of visitors."
 )
-def dashboard(name, data, port, ip, token, preheat):
+@click.option(
+    "--warm/--no-warm",
+    default=True,
+    show_default=True,
+    help="Compute every filter value's results ahead, in the background.",
+)
+def dashboard(name, data, port, ip, token, preheat, warm):
     """Serve the Voila dashboards (all of them, or NAME) and print the URL; Ctrl-C stops."""
     from workbench.dashboards.serve import serve
 
     sys.exit(
-        serve(data=data, port=port, ip=ip, token=token, dashboard=name, preheat=preheat, echo=click.echo)
+        serve(
+            data=data,
+            port=port,
+            ip=ip,
+            token=token,
+            dashboard=name,
+            preheat=preheat,
+            warm=warm,
+            echo=click.echo,
+        )
     )
+
+
+@main.command("warm-dashboards")
+@click.option("--data", default="data/demo.duckdb", show_default=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--dashboards",
+    default=None,
+    help="Dashboards to warm, e.g. overview,churn (default: all).",
+)
+@click.option(
+    "--max-stores",
+    default=None,
+    type=click.IntRange(0),
+    help="Skip the store filter of a chain with more stores than this (default 100).",
+)
+def warm_dashboards(data, dashboards, max_stores):
+    """Compute the dashboards' results for every filter value ahead (e.g. after a load, from cron)."""
+    from workbench.dashboards.warm import FACTORIES, MAX_STORES, warm
+    from workbench.errors import ParameterError, choices_message
+
+    names = None
+    if dashboards:
+        names = [n.strip() for n in dashboards.split(",") if n.strip()]
+        for n in names:
+            if n not in FACTORIES:
+                raise ParameterError(choices_message("dashboard", n, tuple(FACTORIES)))
+    if not Path(data).exists():
+        raise WorkbenchError(f"No store at {data}. Create one with `workbench simulate --out {data}`.")
+    limit = MAX_STORES if max_stores is None else max_stores
+    table = warm(data, dashboards=names, max_stores=limit, echo=click.echo)
+    click.echo(table.to_string(index=False))
 
 
 @main.command()

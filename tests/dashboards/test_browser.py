@@ -84,6 +84,9 @@ def server(chain_path, tmp_path_factory):
                 # Kernels start with each page: preheating a kernel per notebook at once would make
                 # the machine wait for four at the test's start (bench/dashboard.py measures preheating).
                 "--no-preheat",
+                # Nothing computed ahead: every page computes what it shows (tests/dashboards/
+                # test_shared_results.py covers pages reading what a warm run computed).
+                "--no-warm",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -171,7 +171,10 @@ class CohortDashboard(common.Dashboard):
         if key not in self._windows or self._windows[key][0] is not self.retention:
             if len(self._windows) >= common.CACHE_SIZE:  # keep it as small as the result cache
                 self._windows.clear()
-            self._windows[key] = (self.retention, cohort_window(self.retention, lo, hi))
+            window = self.cache.derive(
+                cohort_window(self.retention, lo, hi), self.retention, "window", lo, hi
+            )
+            self._windows[key] = (self.retention, window)
         self.window = self._windows[key][1]  # the same window object: its figures are drawn once
         if self.window.table.empty:  # e.g. the first cohort after the last one
             self.window = None

@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
@@ -36,6 +36,7 @@ import plotly.io as pio
 import workbench as wb
 from workbench import i18n
 from workbench.analyses import scope
+from workbench.dashboards.shared_results import MISSING, SharedResults
 from workbench.data import calendar
 from workbench.data.store import Store
 from workbench.errors import ParameterError, ThinDataWarning, WorkbenchError
@@ -155,43 +156,92 @@ def week_label(day: dt.date) -> str:
 
 
 class ResultCache:
-    """Analysis results per kernel, keyed on the analysis and its parameters (least recently used out).
+    """Analysis results per kernel, keyed on the analysis and its parameters (least recently used out),
+    in front of the results every kernel of the store shares on disk (``shared``, a
+    :class:`~workbench.dashboards.shared_results.SharedResults`, or None): a result missing here is read
+    from there before it is computed, and a computed one is written there for the other kernels.
 
     Safe across threads: the page's worker and the prefetch thread compute outside the lock, and a thread
     asking for a result another thread is computing waits for it instead of computing it again.
+    ``computed`` counts the results this kernel computed, ``shared_hits`` those read from disk.
     """
 
-    def __init__(self, size: int = CACHE_SIZE):
+    def __init__(self, size: int = CACHE_SIZE, *, shared: SharedResults | None = None):
         self.size = size
+        self.shared = shared
+        self.computed = 0
+        self.shared_hits = 0
         self._items: OrderedDict = OrderedDict()
+        self._origin: OrderedDict = OrderedDict()  # id(value) -> (value, origin); derived values too
         self._lock = threading.RLock()
         self._computing: dict = {}
 
     def get(self, name: str, fn: Callable, *, _engine=None, **params):
         """``fn(**params)``, computed once. ``_engine``: a Store to compute on instead of ``params['db']``
-        (another connection to the same file, for another thread); the key stays that of ``params``."""
+        (another connection to the same file, for another thread); the key stays that of ``params``.
+        The ThinDataWarnings raised while computing are kept with the result and raised again whenever
+        it is read, here or from disk, so a page shows its note for a cached result too."""
         key = (name, _freeze(params))
         while True:
             with self._lock:
                 if key in self._items:
                     self._items.move_to_end(key)
-                    return self._items[key]
+                    value, notes = self._items[key]
+                    _warn_again(notes)
+                    return value
                 busy = self._computing.get(key)
                 if busy is None:
                     busy = self._computing[key] = threading.Event()
                     break
             busy.wait()  # another thread computes it; then read it (or compute it, if that failed)
         try:
-            value = fn(**(params if _engine is None else {**params, "db": _engine}))
+            stable = (name, _freeze(params, stable=True))
+            hit = MISSING if self.shared is None else self.shared.load(*stable)
+            if hit is MISSING:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    value = fn(**(params if _engine is None else {**params, "db": _engine}))
+                notes = tuple(
+                    (w.category, str(w.message)) for w in caught if issubclass(w.category, ThinDataWarning)
+                )
+                for w in caught:  # to the caller's own filters and records
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                self.computed += 1
+                if self.shared is not None:
+                    self.shared.save(*stable, (value, notes))
+            else:
+                value, notes = hit
+                self.shared_hits += 1
+                _warn_again(notes)
             with self._lock:
-                self._items[key] = value
+                self._items[key] = (value, notes)
+                self._origin[id(value)] = (value, stable)
                 if len(self._items) > self.size:
-                    self._items.popitem(last=False)
+                    _, (dropped, _) = self._items.popitem(last=False)
+                    self._origin.pop(id(dropped), None)
             return value
         finally:
             with self._lock:
                 self._computing.pop(key, None)
             busy.set()
+
+    def origin(self, value):
+        """The (name, parameters) ``value`` was cached under, in its process-independent form; None for a
+        value this cache did not return."""
+        with self._lock:
+            hit = self._origin.get(id(value))
+        return hit[1] if hit is not None and hit[0] is value else None
+
+    def derive(self, value, parent, *how):
+        """Record that ``value`` was made from the cached ``parent`` by ``how`` (e.g. a slice's bounds),
+        so figures of ``value`` can be shared too; returns ``value``."""
+        origin = self.origin(parent)
+        if origin is not None:
+            with self._lock:
+                self._origin[id(value)] = (value, ("derived", origin, _freeze(how, stable=True)))
+                while len(self._origin) > 4 * self.size:
+                    self._origin.popitem(last=False)
+        return value
 
     def has(self, name: str, **params) -> bool:
         with self._lock:
@@ -201,6 +251,11 @@ class ResultCache:
         return len(self._items)
 
 
+def _warn_again(notes) -> None:
+    for category, message in notes:
+        warnings.warn(message, category, stacklevel=3)
+
+
 def lowest_priority() -> None:
     """Run the calling thread at the lowest CPU priority (on Linux niceness is per thread): work done ahead
     of a click never slows a page being opened or a filter being changed, here or in another kernel."""
@@ -208,13 +263,17 @@ def lowest_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
-def _freeze(value):
+def _freeze(value, *, stable: bool = False):
+    """A hashable key for parameters. ``stable``: the same text in every process (the store by name, not
+    by object; sets sorted), for the results shared on disk."""
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple | set):
-        return tuple(_freeze(v) for v in value)
+        return tuple(sorted((k, _freeze(v, stable=stable)) for k, v in value.items()))
+    if isinstance(value, set | frozenset):
+        return tuple(sorted((_freeze(v, stable=stable) for v in value), key=repr))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v, stable=stable) for v in value)
     if isinstance(value, Store):
-        return ("store", id(value))
+        return ("store",) if stable else ("store", id(value))  # on disk: one folder per store
     return value
 
 
@@ -222,8 +281,11 @@ CACHES: dict[int, ResultCache] = {}
 
 
 def cache_for(db: Store) -> ResultCache:
-    """The kernel's cache for one store."""
-    return CACHES.setdefault(id(db), ResultCache())
+    """The kernel's cache for one store (sharing results on disk with the store's other kernels when the
+    store is a DuckDB file opened read-only, as :func:`open_store` opens it)."""
+    if id(db) not in CACHES:
+        CACHES[id(db)] = ResultCache(shared=SharedResults.for_store(db))
+    return CACHES[id(db)]
 
 
 def figure_output(fig: go.Figure, *, text: str | None = None) -> dict:
@@ -242,6 +304,32 @@ def figure_json(fig: go.Figure) -> str:
     return pio.to_json(fig, validate=False, remove_uids=False)
 
 
+class FigureMap(MutableMapping):
+    """Figures by pane name; a figure read as JSON from the shared results becomes a ``go.Figure`` only
+    when someone reads it (a test, a script): the page itself needs the JSON alone."""
+
+    def __init__(self):
+        self._items: dict = {}
+
+    def __getitem__(self, name: str) -> go.Figure:
+        value = self._items[name]
+        if isinstance(value, str):
+            value = self._items[name] = pio.from_json(value, skip_invalid=True)
+        return value
+
+    def __setitem__(self, name: str, value) -> None:
+        self._items[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class FigurePane(widgets.Output):
     """An Output widget showing one plotly figure; :meth:`show` replaces it in place."""
 
@@ -255,9 +343,9 @@ class FigurePane(widgets.Output):
         self.add_class(f"wb-figure-{name}")
 
     def show(self, fig: go.Figure | None, *, text: str | None = None) -> None:
-        """Draw ``fig`` (``text``: its JSON when at hand); the same figure as the one on the page is not
-        sent again (no message to the browser, no redraw there): a filter that changes one figure redraws
-        that one only."""
+        """Draw ``fig`` (``text``: its JSON when at hand, or in place of it; neither clears the pane); the
+        same figure as the one on the page is not sent again (no message to the browser, no redraw there):
+        a filter that changes one figure redraws that one only."""
         self.figure = fig
         if fig is not None and text is None:
             text = figure_json(fig)
@@ -265,7 +353,7 @@ class FigurePane(widgets.Output):
             self.skipped += 1
             return
         self._shown = text
-        self.outputs = () if fig is None else (figure_output(fig, text=text),)
+        self.outputs = () if text is None else (figure_output(fig, text=text),)
 
 
 def kpi_html(cards: list[tuple], *, note: str = "") -> str:
@@ -334,7 +422,7 @@ class Dashboard(widgets.VBox):
         self.cache = cache_for(self.db)
         self.lang = lang
         self.controls: dict[str, widgets.Widget] = {}
-        self.figures: dict[str, go.Figure] = {}
+        self.figures = FigureMap()
         self.numbers: dict[str, float] = {}
         self.panes: dict[str, FigurePane] = {}
         self.message = ""
@@ -342,6 +430,7 @@ class Dashboard(widgets.VBox):
         self.timings: dict[str, float] = {}
         self._figure_memo: OrderedDict = OrderedDict()
         self.figure_hits = 0
+        self.figures_shared = 0  # figures read as JSON from the shared results instead of built
         self._labels: dict[str, tuple[str, Callable | None]] = {}
         self._suspended = False
         self._requested = 0
@@ -460,8 +549,7 @@ class Dashboard(widgets.VBox):
         key = (name, builder.__module__, builder.__qualname__, id(result), self.lang, _freeze(kwargs))
         hit = self._figure_memo.get(key)
         if hit is None or hit[0] is not result:  # the result is kept in the entry, so its id stays its own
-            fig = builder(result, lang=self.lang, **kwargs)
-            hit = (result, fig, figure_json(fig))
+            hit = (result, *self._build(name, builder, result, kwargs))
             self._figure_memo[key] = hit
             if len(self._figure_memo) > FIGURE_MEMO_SIZE:
                 self._figure_memo.popitem(last=False)
@@ -469,9 +557,33 @@ class Dashboard(widgets.VBox):
             self._figure_memo.move_to_end(key)
             self.figure_hits += 1
         _, fig, text = hit
-        self.figures[name] = fig
+        self.figures[name] = fig if fig is not None else text
         self.panes[name].show(fig, text=text)
-        return fig
+        return self.figures[name]
+
+    def _build(self, name: str, builder: Callable, result, kwargs: dict) -> tuple[go.Figure | None, str]:
+        """(figure, its JSON): built, or the JSON alone (figure None) when another kernel or the warm run
+        built it from the same shared result, in this language, with these arguments."""
+        shared, origin = self.cache.shared, self.cache.origin(result)
+        if shared is None or origin is None:
+            fig = builder(result, lang=self.lang, **kwargs)
+            return fig, figure_json(fig)
+        key = (
+            name,
+            builder.__module__,
+            builder.__qualname__,
+            origin,
+            self.lang,
+            _freeze(kwargs, stable=True),
+        )
+        text = shared.load("figure", key)
+        if isinstance(text, str):
+            self.figures_shared += 1
+            return None, text
+        fig = builder(result, lang=self.lang, **kwargs)
+        text = figure_json(fig)
+        shared.save("figure", key, text)
+        return fig, text
 
     def set_options(self, name: str, values, *, value=None) -> None:
         """Replace a control's options (labels in the current language), keeping its value when possible."""

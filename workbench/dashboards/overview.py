@@ -217,7 +217,8 @@ class OverviewDashboard(common.Dashboard):
         flows_into = {period_label(p, "week") for p in life.flows["period_to"]}
         if week not in flows_into:  # the first week of the data: nobody flows in from a week before
             if self._no_flows is None or self._no_flows[0] is not life:
-                self._no_flows = (life, dataclasses.replace(life, flows=life.flows.iloc[0:0]))
+                no_flows = dataclasses.replace(life, flows=life.flows.iloc[0:0])
+                self._no_flows = (life, self.cache.derive(no_flows, life, "no_flows"))
             life = self._no_flows[1]
         self.draw("sankey", lifecycle_figures.lifecycle_sankey, life, period_to=week)
         self.draw("lifecycle_counts", lifecycle_figures.lifecycle_counts, self.life)

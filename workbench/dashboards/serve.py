@@ -120,15 +120,25 @@ def serve(
     token: str | None = None,
     dashboard: str | None = None,
     preheat: bool = False,
+    warm: bool = True,
     echo=print,
 ) -> int:
-    """Run Voila in the foreground until Ctrl-C or SIGTERM; returns its exit code. Prints the URL first."""
+    """Run Voila in the foreground until Ctrl-C or SIGTERM; returns its exit code. Prints the URL first.
+    ``warm``: also compute every filter value's results ahead, in a background process at the lowest CPU
+    priority (:mod:`workbench.dashboards.warm`), stopped with the server."""
     argv, env, url = voila_command(
         data=data, port=port, ip=ip, token=token, dashboard=dashboard, preheat=preheat
     )
     echo(f"dashboards: {url}")
     echo(f"data: {env[DATA_ENV]} (read-only)")
     proc = subprocess.Popen(argv, env=env)
+    warming = None
+    if warm:
+        from workbench.dashboards.warm import command
+
+        names = None if dashboard is None else [dashboard]
+        warming = subprocess.Popen(command(env[DATA_ENV], dashboards=names), env=env)
+        echo("results of every filter value: computed ahead in the background (--no-warm turns this off)")
 
     def forward(signum, frame):
         proc.send_signal(signal.SIGTERM)
@@ -141,3 +151,6 @@ def serve(
         return proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if warming is not None and warming.poll() is None:
+            warming.terminate()
+            warming.wait()

@@ -32,14 +32,18 @@ class Store:
     """The contract's tables on one engine.
 
     Attributes: ``backend`` (the Ibis backend), ``settings`` (time zone, currency), ``source`` (what was
-    connected, for messages; never a secret), ``tables`` (contract tables present).
+    connected, for messages; never a secret), ``tables`` (contract tables present), ``path`` (the DuckDB
+    file, None for other sources) and ``read_only`` (opened without write access).
     """
 
-    def __init__(self, backend, *, settings: Settings, source: str, path: Path | None = None):
+    def __init__(
+        self, backend, *, settings: Settings, source: str, path: Path | None = None, read_only: bool = False
+    ):
         self.backend = backend
         self.settings = settings
         self.source = source
         self.path = path
+        self.read_only = read_only
         calendar.apply_timezone(backend, settings.timezone)
         present = set(backend.list_tables())
         self.tables = tuple(t for t in contract.TABLES if t in present)
@@ -143,7 +147,13 @@ def connect(source, *, read_only: bool = True, settings: Settings | None = None)
     except duckdb.Error as exc:
         raise InputFileError(f"{path} cannot be opened as a DuckDB store: {exc}") from None
     limit_memory(backend)
-    return Store(backend, settings=settings or _settings_from_backend(backend), source=str(path), path=path)
+    return Store(
+        backend,
+        settings=settings or _settings_from_backend(backend),
+        source=str(path),
+        path=path,
+        read_only=read_only,
+    )
 
 
 def _is_spark_session(obj) -> bool:

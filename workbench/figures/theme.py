@@ -6,6 +6,7 @@ Figure builders call :func:`apply` last; nothing else sets fonts or colours.
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # Fonts in order of preference; Noto Sans CJK (Debian fonts-noto-cjk) renders Chinese in static exports,
 # the others cover Windows and macOS browsers.
@@ -37,11 +38,27 @@ NO_LEGEND_TYPES = frozenset(
 )
 
 
+# The template: plotly's "plotly_white" with the defaults of the trace types the package draws only. The
+# full one carries defaults for 24 trace types (3D, maps, polar...); copied into every figure it took most
+# of the time a figure took to build (about 50 ms of 60) and half of its JSON.
+TEMPLATE = "workbench_white"
+TEMPLATE_TRACES = ("scatter", "bar", "heatmap", "table", "sankey", "funnel")
+
+
+def _register_template() -> None:
+    base = pio.templates["plotly_white"]
+    data = {kind: base.data[kind] for kind in TEMPLATE_TRACES if base.data[kind]}
+    pio.templates[TEMPLATE] = go.layout.Template(layout=base.layout, data=data)
+
+
+_register_template()
+
+
 def apply(fig: go.Figure, *, title: str | None = None) -> go.Figure:
     """The house style; call last. Sets fonts, colours and hover style, the title (left, at the top) and
     a horizontal legend between the title and the plot, with a top margin that fits both."""
     fig.update_layout(
-        template="plotly_white",
+        template=TEMPLATE,
         font={"family": FONT_FAMILY, "size": FONT_SIZE},
         colorway=COLORWAY,
         hoverlabel={"font": {"family": FONT_FAMILY}},
