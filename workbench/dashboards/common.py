@@ -11,7 +11,10 @@ A dashboard is an ipywidgets ``VBox`` subclass (:class:`Dashboard`) with
 Its callbacks call an analysis (through :meth:`Dashboard.cached`) and then a figure builder, so a test can
 set a control's value and read ``figures`` and ``numbers`` without a browser. Figures are shown in an
 ``Output`` widget as plotly's own mime bundle (``application/vnd.plotly.v1+json``), which Voila draws with
-the jupyterlab-plotly renderer; redrawing replaces that one output (no FigureWidget, no anywidget).
+the workbench's renderer (see serve.py); redrawing replaces that one output (no FigureWidget, no anywidget).
+
+Results (and the figures built from them) are shared on disk by every kernel of the store
+(:mod:`workbench.dashboards.shared_results`) and computed ahead by :mod:`workbench.dashboards.warm`.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ FIGURE_MEMO_SIZE = 160
 # Results prefetched after a render at most: the likeliest other values of the main filters, not every
 # combination (a preheated kernel nobody has opened yet prefetches too, beside the visitors' kernels).
 PREFETCH_LIMIT = 16
-# Plotly's mime type; Voila renders it with the jupyterlab-plotly extension shipped with plotly.
+# Plotly's mime type; Voila renders it with the workbench-plotly extension (JupyterLab with plotly's own).
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # Figure options for managers: no plotly logo, fit the page width.
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
