@@ -4,15 +4,20 @@ A DuckDB store keeps three tables computed from ``orders`` (names start with ``_
 and the load log):
 
   _visits               one row per member and local day: member_id, day, store_id (store of the day's
-                        first order), orders, amount, discount, coupon_used. The unit of every analysis
-                        (DESIGN.md, "Visit"); about 60% of the member order lines.
+                        first order), orders, amount, discount, coupon_used, and the visit's place in the
+                        member's history: visit_number (1 = first), prev_day and next_day (the member's
+                        visits before and after; null when none). The unit of every analysis
+                        (DESIGN.md, "Visit"); about 60% of the member order lines. visit_number and
+                        prev_day hold whatever day an analysis looks from; next_day is read as null when
+                        it falls after the analysis's day.
   _member_first_visit   one row per member who has visited: member_id, first_day, first_store_id,
                         first_ticket (amount of the first visit).
   _member_periods       one row per member and period with a visit: member_id, period ('week' / 'month'),
                         period_start, visits, amount.
 
 ``refresh(path, since=day)`` re-derives only what orders on or after ``day`` can change: the visits of those
-days, the first visit of the members who visited then, and the periods that hold those days. A load of new
+days (numbered on from each member's earlier visits), the next_day of each member's last earlier visit, the
+first visit of the members who visited then, and the periods that hold those days. A load of new
 orders calls it with the earliest new order's day; ``refresh(path)`` without ``since`` rebuilds everything.
 The store records which orders the tables reflect (``_meta`` keys ``derived_orders`` and
 ``derived_max_ordered_at``), and :func:`fresh` tells an analysis whether it may read them; when they are
@@ -35,6 +40,8 @@ import ibis
 from workbench.data import calendar, contract
 
 VISITS = "_visits"
+# Columns of _visits that place a visit in the member's history (older stores lack them: rebuilt).
+NUMBERING = ("visit_number", "prev_day", "next_day")
 FIRST_VISIT = "_member_first_visit"
 PERIODS = "_member_periods"
 DERIVED_TABLES = (VISITS, FIRST_VISIT, PERIODS)
@@ -75,6 +82,27 @@ def _visits_expr(backend, since: dt.date | None) -> ibis.Table:
         discount=o.discount.fill_null(0).sum(),
         coupon_used=o.coupon_id.notnull().any(),
     )
+
+
+def _numbered(v: ibis.Table, before: ibis.Table | None = None) -> ibis.Table:
+    """``v`` with visit_number, prev_day and next_day over each member's visits in ``v``; ``before``
+    (member_id, n, last_day): each member's visits earlier than all of ``v``, which the numbering and
+    prev_day continue from."""
+    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    v = v.mutate(_rn=ibis.row_number().over(w), _prev=v.day.lag().over(w), next_day=v.day.lead().over(w))
+    if before is None:
+        return v.mutate(visit_number=v._rn + 1, prev_day=v._prev).drop("_rn", "_prev")
+    j = v.left_join(before, v.member_id == before.member_id)
+    return j.select(
+        *[c for c in v.columns if c not in ("_rn", "_prev", "next_day")],
+        visit_number=j._rn + 1 + j.n.fill_null(0),
+        prev_day=j._prev.coalesce(j.last_day),
+        next_day=j.next_day,
+    )
+
+
+def has_numbering(backend) -> bool:
+    return set(NUMBERING) <= set(backend.table(VISITS).columns)
 
 
 def _first_visit_expr(v: ibis.Table) -> ibis.Table:
@@ -128,9 +156,9 @@ def refresh(path, *, since=None) -> RefreshResult:
     try:
         present = set(backend.list_tables())
         since_day = calendar.as_date(since) if since is not None else None
-        if since_day is None or not set(DERIVED_TABLES) <= present:
+        if since_day is None or not set(DERIVED_TABLES) <= present or not has_numbering(backend):
             mode, since_day = "rebuild", None
-            _create(con, VISITS, _visits_expr(backend, None))
+            _create(con, VISITS, _numbered(_visits_expr(backend, None)))
             v = backend.table(VISITS)
             _create(con, FIRST_VISIT, _first_visit_expr(v))
             _create(con, PERIODS, _periods_expr(v))
@@ -147,7 +175,27 @@ def refresh(path, *, since=None) -> RefreshResult:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(f"DELETE FROM \"{VISITS}\" WHERE day >= DATE '{day}'")
-                _insert(con, VISITS, _visits_expr(backend, since_day))
+                con.execute(f"UPDATE \"{VISITS}\" SET next_day = NULL WHERE next_day >= DATE '{day}'")
+                _create(con, "_new_visits", _visits_expr(backend, since_day), temp=True)
+                new = backend.table("_new_visits")
+                old = backend.table(VISITS)
+                earlier = old.semi_join(new, old.member_id == new.member_id)
+                _create(
+                    con,
+                    "_earlier",
+                    earlier.group_by("member_id").aggregate(n=earlier.count(), last_day=earlier.day.max()),
+                    temp=True,
+                )
+                _insert(con, VISITS, _numbered(new, backend.table("_earlier")).select(*old.columns))
+                # The last earlier visit of each member who came back on or after `since` points to it.
+                con.execute(
+                    f'UPDATE "{VISITS}" AS v SET next_day = f.first_day FROM ('
+                    "SELECT e.member_id, e.last_day, min(n.day) AS first_day FROM _earlier AS e "
+                    "JOIN _new_visits AS n ON n.member_id = e.member_id GROUP BY e.member_id, e.last_day"
+                    ") AS f WHERE v.member_id = f.member_id AND v.day = f.last_day"
+                )
+                con.execute("DROP TABLE IF EXISTS _new_visits")
+                con.execute("DROP TABLE IF EXISTS _earlier")
                 v = backend.table(VISITS)
                 touched = v.filter(v.day >= calendar.date_literal(since_day)).select("member_id").distinct()
                 _create(con, "_touched_members", touched, temp=True)
@@ -187,7 +235,7 @@ def fresh(db) -> bool:
     ok = False
     try:
         present = set(db.backend.list_tables())
-        if set(DERIVED_TABLES) <= present and contract.META_TABLE in present:
+        if set(DERIVED_TABLES) <= present and contract.META_TABLE in present and has_numbering(db.backend):
             m = db.backend.table(contract.META_TABLE).to_pandas()
             meta = dict(zip(m["key"], m["value"], strict=True))
             rows, last = _orders_stamp(db.backend)

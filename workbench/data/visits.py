@@ -75,8 +75,30 @@ def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
     """Visits with their order in the member's history and the gap to the previous and next visit.
 
     Adds: visit_number (1 = first visit), prev_day, next_day (null when none up to as_of),
-    days_since_prev (null for the first visit).
+    days_since_prev (null for the first visit). Read from the derived ``_visits`` table, where they are
+    worked out once, when it is fresh and no channel filter applies; computed with window functions
+    otherwise (the same rows either way).
     """
+    if not channels and derived.fresh(db):  # numbered once, when the derived table was built
+        v = db.backend.table(derived.VISITS)
+        next_day = v.next_day
+        if as_of is not None:
+            cut = calendar.date_literal(as_of)
+            v = v.filter(v.day <= cut)
+            next_day = ibis.ifelse(v.next_day <= cut, v.next_day, ibis.null("date"))
+        v = v.select(
+            "member_id",
+            "day",
+            "store_id",
+            "orders",
+            amount=v.amount.cast("float64"),
+            discount=v.discount.cast("float64"),
+            coupon_used=v.coupon_used,
+            visit_number=v.visit_number.cast("int64"),
+            prev_day=v.prev_day,
+            next_day=next_day,
+        )
+        return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
     v = visits(db, as_of=as_of, channels=channels)
     w = ibis.window(group_by=v.member_id, order_by=v.day)
     v = v.mutate(
