@@ -55,6 +55,10 @@ FIGURE_MEMO_SIZE = 160
 # Results prefetched after a render at most: the likeliest other values of the main filters, not every
 # combination (a preheated kernel nobody has opened yet prefetches too, beside the visitors' kernels).
 PREFETCH_LIMIT = 16
+# Seconds a page must stay unchanged after a render before its kernel prefetches: a manager clicking
+# through values one after the other gets the machine to the page's own work (pandas in a prefetch
+# thread holds the GIL the page's thread needs).
+PREFETCH_IDLE_S = 2.0
 # Plotly's mime type; Voila renders it with the workbench-plotly extension (JupyterLab with plotly's own).
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # Figure options for managers: no plotly logo, fit the page width.
@@ -664,6 +668,9 @@ class Dashboard(widgets.VBox):
             render.result()
         except Exception:  # noqa: BLE001 - the render shows its own message
             return
+        deadline = time.monotonic() + PREFETCH_IDLE_S
+        while ticket == self._requested and time.monotonic() < deadline:
+            time.sleep(0.1)
         if ticket == self._requested and not self.message:
             self.prefetch(ticket=ticket)
 
