@@ -149,3 +149,39 @@ def test_warm_skips_the_store_filter_of_a_chain_with_many_stores(chain_path, mon
     table = warm.warm(chain_path, dashboards=["churn"], controls=["store"], max_stores=1)
     row = table.set_index("control").loc["store"]
     assert row["values"] == 0 and row["skipped"].endswith("stores > 1")
+
+
+def test_the_servers_warm_watcher_runs_again_after_the_store_changes(chain_path, tmp_path, monkeypatch):
+    monkeypatch.delenv(shared_results.CACHE_ENV, raising=False)
+    store = tmp_path / "store.duckdb"
+    shutil.copy(chain_path, store)
+
+    def status():  # warm.json of the store's current state, once that state's run has finished
+        with wb.connect(store) as db:
+            path = shared_results.SharedResults.for_store(db).folder / warm.STATUS_FILE
+        return path if path.exists() and '"finished": "' in path.read_text(encoding="utf-8") else None
+
+    proc = subprocess.Popen(warm.command(store, dashboards=["campaigns"], watch=0.5), start_new_session=True)
+    try:
+        first = _wait_for(status)
+        with wb.connect(store, read_only=False) as db:  # a load of new data
+            db.backend.raw_sql(
+                "UPDATE orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM orders)"
+            )
+        second = _wait_for(status)
+        assert second != first and first.exists()  # a new folder for the new state, filled again
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=60)
+
+
+def _wait_for(probe, timeout: float = 300):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(0.5)
+    raise AssertionError("the warm run did not finish in time")

@@ -37,6 +37,8 @@ PREHEAT_POOL = 1
 # Seconds before a used preheated kernel is replaced (Voila's default is 1). Filling the pool executes the
 # whole dashboard in a new kernel, which on a 2-core machine would compete with the page being opened.
 PREHEAT_FILL_DELAY_S = 30
+# Seconds between checks of the store file for a change, after which the results are computed ahead again.
+WARM_WATCH_S = 60
 # The figure renderer Voila loads instead of REPLACED_EXTENSION.
 LABEXTENSIONS = Path(__file__).resolve().parent / "static" / "labextensions"
 REPLACED_EXTENSION = "jupyterlab-plotly"
@@ -125,7 +127,8 @@ def serve(
 ) -> int:
     """Run Voila in the foreground until Ctrl-C or SIGTERM; returns its exit code. Prints the URL first.
     ``warm``: also compute every filter value's results ahead, in a background process at the lowest CPU
-    priority (:mod:`workbench.dashboards.warm`), stopped with the server."""
+    priority (:mod:`workbench.dashboards.warm`), again after each change of the store file, stopped with
+    the server."""
     argv, env, url = voila_command(
         data=data, port=port, ip=ip, token=token, dashboard=dashboard, preheat=preheat
     )
@@ -137,7 +140,9 @@ def serve(
         from workbench.dashboards.warm import command
 
         names = None if dashboard is None else [dashboard]
-        warming = subprocess.Popen(command(env[DATA_ENV], dashboards=names), env=env)
+        warming = subprocess.Popen(
+            command(env[DATA_ENV], dashboards=names, watch=WARM_WATCH_S), env=env, start_new_session=True
+        )
         echo("results of every filter value: computed ahead in the background (--no-warm turns this off)")
 
     def forward(signum, frame):
@@ -152,5 +157,5 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         if warming is not None and warming.poll() is None:
-            warming.terminate()
+            os.killpg(warming.pid, signal.SIGTERM)  # the watcher and the run it may have started
             warming.wait()

@@ -3,8 +3,9 @@
     workbench warm-dashboards --data data/demo.duckdb            # after a load, e.g. from cron
     python -m workbench.dashboards.warm --data ... --dashboards overview --controls city
 
-`workbench dashboard` starts this in the background, at the lowest CPU priority, when it starts serving
-(``--no-warm`` turns it off). Each dashboard is opened on its defaults (the latest complete week, no split,
+`workbench dashboard` starts this in the background, at the lowest CPU priority, when it starts serving,
+and again whenever the store file changes (a load of new data) while it serves (``--no-warm`` turns it
+off). Each dashboard is opened on its defaults (the latest complete week, no split,
 all cities), then each filter is set to each of its values in turn and set back, stores last; every result
 is written to the store's shared results (:mod:`workbench.dashboards.shared_results`). A manager's kernel
 then reads a filter value from disk in milliseconds instead of computing it. Combinations of two changed
@@ -22,6 +23,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -155,12 +157,28 @@ def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def command(data, *, dashboards=None) -> list[str]:
-    """argv of a background warm run (what `workbench dashboard` starts)."""
+def command(data, *, dashboards=None, watch: float | None = None) -> list[str]:
+    """argv of a background warm run (what `workbench dashboard` starts, with ``watch``)."""
     argv = [sys.executable, "-m", "workbench.dashboards.warm", "--data", os.fspath(data), "--quiet"]
     if dashboards:
         argv += ["--dashboards", *dashboards]
+    if watch:
+        argv += ["--watch", str(watch)]
     return argv
+
+
+def watch(argv: list[str], data, every: float) -> None:
+    """Run the warm command ``argv`` now and again each time the store file changes (checked every
+    ``every`` seconds), each run in a process of its own: between runs nothing holds the store open."""
+    from workbench.dashboards.shared_results import store_fingerprint
+
+    seen = None
+    while True:
+        state = store_fingerprint(data)
+        if state != seen:
+            subprocess.run(argv, check=False)
+            seen = state
+        time.sleep(every)
 
 
 def main(argv=None) -> int:
@@ -172,8 +190,18 @@ def main(argv=None) -> int:
     parser.add_argument("--controls", nargs="*", default=None)
     parser.add_argument("--max-stores", type=int, default=MAX_STORES)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--watch", type=float, default=None, metavar="SECONDS",
+        help="run again whenever the store file changes, checking every SECONDS (until stopped)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     os.nice(19)  # before the engine starts its threads: they inherit it
+    if args.watch:
+        once = [a for a in (argv if argv is not None else sys.argv[1:])]
+        at = once.index("--watch")
+        del once[at : at + 2]
+        watch([sys.executable, "-m", "workbench.dashboards.warm", *once], args.data, args.watch)
+        return 0
     table = warm(
         args.data,
         dashboards=args.dashboards,
