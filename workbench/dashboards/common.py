@@ -271,8 +271,8 @@ def lowest_priority() -> None:
 
 
 def _freeze(value, *, stable: bool = False):
-    """A hashable key for parameters. ``stable``: the same text in every process (the store by name, not
-    by object; sets sorted), for the results shared on disk."""
+    """A hashable key for parameters. ``stable``: the same text in every process (the store as a constant,
+    since each store has its own folder, not by object; sets sorted), for the results shared on disk."""
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v, stable=stable)) for k, v in value.items()))
     if isinstance(value, set | frozenset):
