@@ -89,13 +89,13 @@ def wait_port(port: int, proc, timeout: float = 180) -> None:
             time.sleep(0.3)
 
 
-GEN = """n => { const e = document.querySelector('.wb-dash .wb-busy'); if (!e) return false;
+GEN = """n => { const e = document.querySelector('.wb-dash'); if (!e) return false;
   const g = [...e.classList].filter(c => c.startsWith('wb-gen-')).map(c => +c.slice(7));
   return g.length && Math.max(...g) >= n && !e.classList.contains('wb-computing'); }"""
 
 
 def generation(page) -> int:
-    classes = page.eval_on_selector(".wb-dash .wb-busy", "e => [...e.classList]")
+    classes = page.eval_on_selector(".wb-dash", "e => [...e.classList]")
     return max([int(c[7:]) for c in classes if c.startswith("wb-gen-")] or [0])
 
 

@@ -149,14 +149,14 @@ class Page:
         self.settle()
 
     def generation(self) -> int:
-        classes = self.page.eval_on_selector(".wb-dash .wb-busy", "e => [...e.classList]")
+        classes = self.page.eval_on_selector(".wb-dash", "e => [...e.classList]")
         return max([int(c[len("wb-gen-") :]) for c in classes if c.startswith("wb-gen-")] or [0])
 
     def settle(self, after: int | None = None) -> None:
         """Wait until the kernel has drawn a render newer than ``after`` and is idle."""
         target = 1 if after is None else after + 1
         self.page.wait_for_function(
-            """n => { const e = document.querySelector('.wb-dash .wb-busy'); if (!e) return false;
+            """n => { const e = document.querySelector('.wb-dash'); if (!e) return false;
                 const g = [...e.classList].filter(c => c.startsWith('wb-gen-')).map(c => +c.slice(7));
                 return g.length && Math.max(...g) >= n && !e.classList.contains('wb-computing'); }""",
             arg=target,

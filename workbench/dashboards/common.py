@@ -687,7 +687,7 @@ class Dashboard(widgets.VBox):
     def _show_busy(self) -> None:
         self.busy.value = f'<span class="wb-busy-text">⏳ {html.escape(self.t("dash.busy"))}</span>'
         self.busy.layout.visibility = "visible"
-        self.busy.add_class("wb-computing")
+        self.add_class("wb-computing")
 
     def _run(self, *, compute: bool, ticket: int) -> None:
         if ticket != self._requested:  # a newer request is queued: it will draw the current filters
@@ -721,14 +721,10 @@ class Dashboard(widgets.VBox):
                 if ticket == self._requested:
                     self.busy.layout.visibility = "hidden"
                     self.renders += 1
-                    # The state marks sit on the busy indicator, not on the dashboard: a class changed on
-                    # the dashboard's element makes the browser restyle every element of every figure.
-                    gone = [
-                        c for c in self.busy._dom_classes if c.startswith("wb-gen-") or c == "wb-computing"
-                    ]
-                    self.busy._dom_classes = tuple(
-                        [c for c in self.busy._dom_classes if c not in gone] + [f"wb-gen-{self.renders}"]
-                    )
+                    for cls in [c for c in self._dom_classes if c.startswith("wb-gen-")]:
+                        self.remove_class(cls)
+                    self.add_class(f"wb-gen-{self.renders}")
+                    self.remove_class("wb-computing")
 
     def _show_message(self, text: str, *, kind: str) -> None:
         self.message = text
