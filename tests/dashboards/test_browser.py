@@ -179,6 +179,12 @@ class Page:
         return next(t for t in labels if t.startswith(prefix))
 
     def numbers(self) -> dict[str, float]:
+        # The cards arrive in a widget message of their own, which the page may apply after the render's
+        # mark: wait for them (a card that never comes still fails, on the timeout), then read them.
+        try:
+            self.page.wait_for_selector(".wb-kpi", state="attached", timeout=PAGE_TIMEOUT_MS)
+        except playwright.TimeoutError:
+            raise AssertionError(f"no KPI cards; the page says: {self.message()!r}") from None
         cards = self.page.eval_on_selector_all(
             ".wb-kpi", "es => es.map(e => [e.dataset.key, e.dataset.value])"
         )

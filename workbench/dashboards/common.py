@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import time
+import traceback
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
@@ -549,10 +550,11 @@ class Dashboard(widgets.VBox):
         self.figures[name] = fig
         self.panes[name].show(fig)
 
-    def draw(self, name: str, builder: Callable, result, **kwargs) -> go.Figure:
+    def draw(self, name: str, builder: Callable, result, **kwargs) -> go.Figure | None:
         """Show ``builder(result, lang=<current>, **kwargs)`` in pane ``name``. The figure and its JSON are
         kept per (builder, result, language, arguments), so redrawing a result seen before (a cached filter
-        value, a language switched back) builds and serialises nothing."""
+        value, a language switched back) builds and serialises nothing. Returns the figure, or None when
+        its JSON was read from the shared results (``figures[name]`` builds it on demand)."""
         key = (name, builder.__module__, builder.__qualname__, id(result), self.lang, _freeze(kwargs))
         hit = self._figure_memo.get(key)
         if hit is None or hit[0] is not result:  # the result is kept in the entry, so its id stays its own
@@ -564,9 +566,9 @@ class Dashboard(widgets.VBox):
             self._figure_memo.move_to_end(key)
             self.figure_hits += 1
         _, fig, text = hit
-        self.figures[name] = fig if fig is not None else text
+        self.figures[name] = fig if fig is not None else text  # a go.Figure only when someone reads it
         self.panes[name].show(fig, text=text)
-        return self.figures[name]
+        return fig
 
     def _build(self, name: str, builder: Callable, result, kwargs: dict) -> tuple[go.Figure | None, str]:
         """(figure, its JSON): built, or the JSON alone (figure None) when another kernel or the warm run
@@ -714,6 +716,9 @@ class Dashboard(widgets.VBox):
                 self._show_message(self.t("dash.empty") + " " + self.t("dash.empty_hint"), kind="empty")
             except WorkbenchError as exc:
                 self._show_message(self.t("dash.problem") + str(exc), kind="problem")
+            except Exception as exc:  # noqa: BLE001 - a bug: a message on the page, the traceback in the log
+                traceback.print_exc()
+                self._show_message(self.t("dash.problem") + type(exc).__name__, kind="error")
             finally:
                 self.note_box.value = f'<div class="wb-note-box">{self.t("dash.thin")}</div>' if thin else ""
                 self.note_box.layout.display = None if thin else "none"

@@ -88,8 +88,6 @@ class SharedResults:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.hits = 0
-        self.saved = 0
 
     @classmethod
     def for_store(cls, db) -> SharedResults | None:
@@ -130,7 +128,6 @@ class SharedResults:
         except Exception:  # noqa: BLE001 - a truncated or foreign file is computed again
             target.unlink(missing_ok=True)
             return MISSING
-        self.hits += 1
         return value
 
     def save(self, name: str, frozen, value) -> bool:
@@ -146,11 +143,7 @@ class SharedResults:
         except Exception:  # noqa: BLE001 - a result that cannot be shared is still shown
             tmp.unlink(missing_ok=True)
             return False
-        self.saved += 1
         return True
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.folder.glob("*.pkl"))
 
 
 def _prune(root: Path, stem: str, *, keep: Path) -> None:

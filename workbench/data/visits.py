@@ -49,18 +49,7 @@ def visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
     (:mod:`workbench.data.derived`) and no order channel filter applies; the same rows either way.
     """
     if not channels and derived.fresh(db):
-        v = db.backend.table(derived.VISITS)
-        if as_of is not None:
-            v = v.filter(v.day <= calendar.date_literal(as_of))
-        return v.select(
-            "member_id",
-            "day",
-            "store_id",
-            "orders",
-            amount=v.amount.cast("float64"),
-            discount=v.discount.cast("float64"),
-            coupon_used=v.coupon_used,
-        )
+        return _derived(db, as_of=as_of, numbered=False)
     o = member_orders(db, as_of=as_of, channels=channels)
     return o.group_by(["member_id", "day"]).aggregate(
         store_id=o.store_id.argmin(o.ordered_at),
@@ -80,24 +69,7 @@ def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
     otherwise (the same rows either way).
     """
     if not channels and derived.fresh(db):  # numbered once, when the derived table was built
-        v = db.backend.table(derived.VISITS)
-        next_day = v.next_day
-        if as_of is not None:
-            cut = calendar.date_literal(as_of)
-            v = v.filter(v.day <= cut)
-            next_day = ibis.ifelse(v.next_day <= cut, v.next_day, ibis.null("date"))
-        v = v.select(
-            "member_id",
-            "day",
-            "store_id",
-            "orders",
-            amount=v.amount.cast("float64"),
-            discount=v.discount.cast("float64"),
-            coupon_used=v.coupon_used,
-            visit_number=v.visit_number.cast("int64"),
-            prev_day=v.prev_day,
-            next_day=next_day,
-        )
+        v = _derived(db, as_of=as_of, numbered=True)
         return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
     v = visits(db, as_of=as_of, channels=channels)
     w = ibis.window(group_by=v.member_id, order_by=v.day)
@@ -107,3 +79,32 @@ def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
         next_day=v.day.lead().over(w),
     )
     return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
+
+
+def _derived(db: Store, *, as_of, numbered: bool) -> ibis.Table:
+    """The derived ``_visits`` rows up to ``as_of`` with the columns and types :func:`visits` gives, and
+    with ``numbered`` those of :func:`numbered_visits` (a next visit after ``as_of`` is not known yet)."""
+    v = db.backend.table(derived.VISITS)
+    cut = None if as_of is None else calendar.date_literal(as_of)
+    if cut is not None:
+        v = v.filter(v.day <= cut)
+    numbering = {}
+    if numbered:
+        next_day = (
+            v.next_day if cut is None else ibis.ifelse(v.next_day <= cut, v.next_day, ibis.null("date"))
+        )
+        numbering = {
+            "visit_number": v.visit_number.cast("int64"),
+            "prev_day": v.prev_day,
+            "next_day": next_day,
+        }
+    return v.select(
+        "member_id",
+        "day",
+        "store_id",
+        "orders",
+        amount=v.amount.cast("float64"),
+        discount=v.discount.cast("float64"),
+        coupon_used=v.coupon_used,
+        **numbering,
+    )
