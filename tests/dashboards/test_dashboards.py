@@ -488,3 +488,18 @@ def test_prefetch_threads_run_at_the_lowest_priority_and_the_page_thread_does_no
     t.join()
     assert seen["prefetch"] == 19
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before < 19
+
+
+def test_an_unexpected_error_shows_a_message_and_the_traceback_goes_to_the_log(tiny_db, capsys):
+    dash = cohort_dashboard(tiny_db, lang="en")
+    renders = dash.renders
+
+    def broken():
+        raise RuntimeError("a bug")
+
+    dash.steps = lambda: [("broken", broken, lambda: None)]
+    dash.refresh()
+    assert dash.renders == renders + 1  # the render is over (the busy indicator is off)
+    assert dash.message.endswith("RuntimeError") and 'data-kind="error"' in dash.message_box.value
+    assert "a bug" not in dash.message_box.value  # no traceback text on the page
+    assert "RuntimeError: a bug" in capsys.readouterr().err
