@@ -347,6 +347,10 @@ def test_campaign_dashboard_in_the_browser(open_page, db):
         assert shown["treatment"] == arms.get("treatment", 0) and shown["control"] == arms.get("control", 0)
         banner = p.page.query_selector(".wb-banner[data-kind='observational']")
         assert (banner is not None) == expected.observational
+    # The table of every campaign is drawn by the kernel's background pass, whenever it ends: the page gets
+    # it even when it was drawn while the page was loading the widgets.
+    p.page.wait_for_selector(".wb-overview [data-campaign]", state="attached", timeout=PAGE_TIMEOUT_MS)
+    assert len(p.page.query_selector_all(".wb-overview [data-campaign]")) == len(catalogue)
     p.click(".wb-lang button:has-text('English')")
     assert p.page.inner_text(".wb-title") == "Campaigns"
     assert "Kind" in p.page.inner_text(".wb-kind")

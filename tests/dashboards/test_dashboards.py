@@ -503,3 +503,27 @@ def test_an_unexpected_error_shows_a_message_and_the_traceback_goes_to_the_log(t
     assert dash.message.endswith("RuntimeError") and 'data-kind="error"' in dash.message_box.value
     assert "a bug" not in dash.message_box.value  # no traceback text on the page
     assert "RuntimeError: a bug" in capsys.readouterr().err
+
+
+def test_the_opening_render_is_drawn_before_the_constructor_returns_even_in_the_background(tiny_db):
+    # Voila's page reads the widgets once, after the notebook ran: the opening render must be in them.
+    dash = cohort_dashboard(tiny_db, lang="en", background=True, prefetch=False)
+    assert dash.renders == 1 and "heatmap" in dash.figures and dash.numbers
+    assert dash.busy.layout.visibility == "hidden" and "wb-gen-1" in dash._dom_classes
+
+
+def test_widgets_changed_after_a_page_read_them_are_sent_again(tiny_db, monkeypatch):
+    dash = cohort_dashboard(tiny_db, lang="en")
+    tree = common._widget_tree(dash)
+    assert dash.kpis in tree and dash.busy.layout in tree and dash.panes["heatmap"] in tree
+    assert len(tree) == len({id(w) for w in tree})
+    sent = [(w, w.get_state()) for w in tree]  # what a page was sent
+    resent = []
+    monkeypatch.setattr(type(dash.kpis), "send_state", lambda self, key=None: resent.append(self))
+    monkeypatch.setattr(type(dash.busy.layout), "send_state", lambda self, key=None: resent.append(self))
+    assert common._resend_changed(sent) == 0 and resent == []
+    dash.kpis.value = "<div>later</div>"  # a thread drew meanwhile
+    dash.busy.layout.visibility = "visible"
+    resent.clear()  # the setters sent their own updates (the ones a loading page may drop)
+    assert common._resend_changed(sent) == 2
+    assert {id(w) for w in resent} == {id(dash.kpis), id(dash.busy.layout)}

@@ -19,7 +19,7 @@ from workbench.analyses.churn import churn_survival
 from workbench.dashboards import common, shared_results, warm
 from workbench.dashboards.churn import SEGMENTS, churn_dashboard
 from workbench.data import simulate
-from workbench.errors import ThinDataWarning
+from workbench.errors import InputFileError, ThinDataWarning
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,8 @@ def test_the_servers_warm_watcher_runs_again_after_the_store_changes(chain_path,
     proc = subprocess.Popen(warm.command(store, dashboards=["campaigns"], watch=0.5), start_new_session=True)
     try:
         first = _wait_for(status)
-        with wb.connect(store, read_only=False) as db:  # a load of new data
+        # A load of new data, once the run that wrote the status has exited (it holds the store until then).
+        with _wait_for(lambda: _writable(store), what="the store stayed locked") as db:
             db.backend.raw_sql(
                 "UPDATE orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM orders)"
             )
@@ -175,7 +176,14 @@ def test_the_servers_warm_watcher_runs_again_after_the_store_changes(chain_path,
         proc.wait(timeout=60)
 
 
-def _wait_for(probe, timeout: float = 300):
+def _writable(path):
+    try:
+        return wb.connect(path, read_only=False)
+    except InputFileError:  # another process has it open
+        return None
+
+
+def _wait_for(probe, timeout: float = 300, *, what: str = "the warm run did not finish"):
     import time
 
     deadline = time.monotonic() + timeout
@@ -184,4 +192,4 @@ def _wait_for(probe, timeout: float = 300):
         if found is not None:
             return found
         time.sleep(0.5)
-    raise AssertionError("the warm run did not finish in time")
+    raise AssertionError(f"{what} in {timeout:.0f} s")

@@ -27,9 +27,10 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
@@ -407,9 +408,11 @@ class Dashboard(widgets.VBox):
     switch runs the draws alone. Each step is drawn as soon as it is computed, so the first figure does not
     wait for the last.
 
-    ``background``: compute in a worker thread, so the page shows at once with the busy indicator and a
-    filter change never blocks the kernel (default: inside a kernel, as under Voila). Without it (tests,
-    scripts) every change is computed before the setter returns. :meth:`wait` waits for the worker.
+    ``background``: compute every change after the opening render in a worker thread, so a filter change
+    never blocks the kernel and the busy indicator shows meanwhile (default: inside a kernel, as under
+    Voila). The opening render always runs in the constructor (under Voila: while the notebook runs,
+    before the page loads the widgets; see :func:`hook_page_loads`). Without it (tests, scripts) every
+    change is computed before the setter returns. :meth:`wait` waits for the worker.
     """
 
     title_key = "dash.title"
@@ -495,7 +498,12 @@ class Dashboard(widgets.VBox):
             self.body,
         ]
         self._relabel()
-        self.refresh()
+        # The opening render runs here, not in the worker: Voila's page reads every widget's state once when
+        # it connects, after the notebook has run, and drops updates sent while it builds its models.
+        self._submit(compute=True, inline=True)
+        if background:
+            _LIVE.add(self)
+            hook_page_loads()
 
     # -- to override ------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -651,16 +659,19 @@ class Dashboard(widgets.VBox):
         self.prefetched += done
         return done
 
-    def _submit(self, *, compute: bool) -> None:
+    def _submit(self, *, compute: bool, inline: bool = False) -> None:
+        """Render for the current filters: in the worker thread, or here when there is none or ``inline``."""
         self._requested += 1
         ticket = self._requested
         self._show_busy()
-        if self._executor is None:
+        if self._executor is None or inline:
             self._run(compute=compute, ticket=ticket)
-            return
-        self._pending = [f for f in self._pending if not f.done()]
-        render = self._executor.submit(self._run, compute=compute, ticket=ticket)
-        self._pending.append(render)
+            render = Future()
+            render.set_result(None)
+        else:
+            self._pending = [f for f in self._pending if not f.done()]
+            render = self._executor.submit(self._run, compute=compute, ticket=ticket)
+            self._pending.append(render)
         if self._prefetcher is not None:
             # Starts when the render is drawn; a newer request makes it stop between two results.
             self._prefetcher.submit(self._prefetch_after, render, ticket)
@@ -777,6 +788,75 @@ def _in_kernel() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+# Dashboards of this kernel drawing from threads (the worker, the campaigns' table from the prefetch).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+_HOOKED = [False]
+# Seconds after a page asked for the widgets' state at which every widget changed since is sent again.
+RESEND_AFTER_S = (1.0, 3.0, 10.0)
+
+
+def hook_page_loads() -> None:
+    """Make a page that loads while a thread draws end up with what was drawn.
+
+    A page (Voila's, JupyterLab's) asks the kernel once for the state of every widget (ipywidgets'
+    ``request_states`` on the ``jupyter.widget.control`` comm), then builds its models; an update the kernel
+    sends meanwhile reaches no model and is dropped, so the page would keep the older value (an empty KPI
+    card, a missing render mark). After each such request every widget of a live dashboard whose state
+    differs from what the page was sent is sent again, RESEND_AFTER_S seconds later (an update that did
+    arrive changes nothing on the page when sent again). Registered once per kernel, in place of
+    ipywidgets' own handler, which it calls."""
+    from comm import get_comm_manager
+
+    manager = get_comm_manager()
+    if manager is not None and not _HOOKED[0]:
+        manager.register_target("jupyter.widget.control", _control_comm_opened)
+        _HOOKED[0] = True
+
+
+def _control_comm_opened(comm, msg) -> None:
+    widgets.Widget.handle_control_comm_opened(comm, msg)
+    comm.on_msg(_control_comm_msg)
+
+
+def _control_comm_msg(msg) -> None:
+    sent = [(w, w.get_state()) for dash in list(_LIVE) for w in _widget_tree(dash)]  # before ipywidgets'
+    widgets.Widget._handle_control_comm_msg(msg)
+    if msg["content"]["data"].get("method") != "request_states":
+        return
+    for delay in RESEND_AFTER_S:
+        timer = threading.Timer(delay, _resend_changed, args=(sent,))
+        timer.daemon = True
+        timer.start()
+
+
+def _resend_changed(sent: list) -> int:
+    """Send again each widget whose state is no longer the one in ``sent``; returns how many."""
+    count = 0
+    for widget, state in sent:
+        with suppress(Exception):  # a widget closed meanwhile
+            if widget.comm is not None and widget.get_state() != state:
+                widget.send_state()
+                count += 1
+    return count
+
+
+def _widget_tree(root: widgets.Widget) -> list[widgets.Widget]:
+    """``root`` and every widget its synced traits refer to (children, layouts, styles), each once."""
+    seen: dict[int, widgets.Widget] = {}
+    todo = [root]
+    while todo:
+        w = todo.pop()
+        if id(w) in seen:
+            continue
+        seen[id(w)] = w
+        for name in w.keys:
+            value = getattr(w, name, None)
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, widgets.Widget):
+                    todo.append(item)
+    return list(seen.values())
 
 
 class EmptySelection(WorkbenchError):
