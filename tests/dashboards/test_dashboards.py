@@ -525,5 +525,5 @@ def test_widgets_changed_after_a_page_read_them_are_sent_again(tiny_db, monkeypa
     dash.kpis.value = "<div>later</div>"  # a thread drew meanwhile
     dash.busy.layout.visibility = "visible"
     resent.clear()  # the setters sent their own updates (the ones a loading page may drop)
-    assert common._resend_changed(sent) == 2
+    assert common._resend_changed(sent, lock=dash._lock) == 2
     assert {id(w) for w in resent} == {id(dash.kpis), id(dash.busy.layout)}

@@ -31,7 +31,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -821,24 +821,28 @@ def _control_comm_opened(comm, msg) -> None:
 
 
 def _control_comm_msg(msg) -> None:
-    sent = [(w, w.get_state()) for dash in list(_LIVE) for w in _widget_tree(dash)]  # before ipywidgets'
+    # What the page is about to be sent, read before ipywidgets reads it: a change in between is sent again.
+    sent = [(dash, [(w, w.get_state()) for w in _widget_tree(dash)]) for dash in list(_LIVE)]
     widgets.Widget._handle_control_comm_msg(msg)
     if msg["content"]["data"].get("method") != "request_states":
         return
     for delay in RESEND_AFTER_S:
-        timer = threading.Timer(delay, _resend_changed, args=(sent,))
-        timer.daemon = True
-        timer.start()
+        for dash, states in sent:
+            timer = threading.Timer(delay, _resend_changed, args=(states,), kwargs={"lock": dash._lock})
+            timer.daemon = True
+            timer.start()
 
 
-def _resend_changed(sent: list) -> int:
-    """Send again each widget whose state is no longer the one in ``sent``; returns how many."""
+def _resend_changed(states: list, *, lock=None) -> int:
+    """Send again each widget whose state is no longer the one in ``states`` ((widget, state) pairs), under
+    the dashboard's ``lock`` (never between a render's own updates); returns how many."""
     count = 0
-    for widget, state in sent:
-        with suppress(Exception):  # a widget closed meanwhile
-            if widget.comm is not None and widget.get_state() != state:
-                widget.send_state()
-                count += 1
+    with lock or nullcontext():
+        for widget, state in states:
+            with suppress(Exception):  # a widget closed meanwhile
+                if widget.comm is not None and widget.get_state() != state:
+                    widget.send_state()
+                    count += 1
     return count
 
 
