@@ -527,3 +527,20 @@ def test_widgets_changed_after_a_page_read_them_are_sent_again(tiny_db, monkeypa
     resent.clear()  # the setters sent their own updates (the ones a loading page may drop)
     assert common._resend_changed(sent, lock=dash._lock) == 2
     assert {id(w) for w in resent} == {id(dash.kpis), id(dash.busy.layout)}
+
+
+def test_a_page_state_request_sends_again_what_changed_while_ipywidgets_answered_it(tiny_db, monkeypatch):
+    dash = cohort_dashboard(tiny_db, lang="en")
+    monkeypatch.setattr(common, "_LIVE", {dash})
+    monkeypatch.setattr(common, "RESEND_AFTER_S", (0.0,))
+    answered = []
+
+    def answer(msg):  # ipywidgets' own handler; a render thread draws while it answers
+        answered.append(msg)
+        dash.kpis.value = "<div>drawn meanwhile</div>"
+
+    monkeypatch.setattr(common.widgets.Widget, "_handle_control_comm_msg", answer)
+    resent = threading.Event()
+    monkeypatch.setattr(type(dash.kpis), "send_state", lambda self, key=None: resent.set())
+    common._control_comm_msg({"content": {"data": {"method": "request_states"}}})
+    assert answered and resent.wait(timeout=10)  # sent again by the timer, after ipywidgets answered

@@ -63,6 +63,8 @@ RFM_CLASSES: dict[tuple[bool, bool, bool], str] = {
     (True, False, False): "general_development",
     (False, False, False): "general_win_back",
 }
+# RFM_CLASSES as an array indexed by r*4 + f*2 + m (each 1 when high), to look up a million members at once.
+_RFM_LOOKUP = np.array([RFM_CLASSES[(bool(i & 4), bool(i & 2), bool(i & 1))] for i in range(8)], dtype=object)
 CLASS_ORDER = (
     "important_value",
     "important_development",
@@ -581,12 +583,8 @@ def _tag(raw: ibis.Table, *, as_of, window_start, cut, frequency_bands, spending
     high = {
         col: (m[col].astype("float64") > cuts[col]).to_numpy() for col in ("r_score", "f_score", "m_score")
     }
-    # Class of each (high R, high F, high M) by its index r*4 + f*2 + m in a lookup array.
-    lookup = np.empty(8, dtype=object)
-    for (r, f, mm), name in RFM_CLASSES.items():
-        lookup[int(r) * 4 + int(f) * 2 + int(mm)] = name
-    index = high["r_score"] * 4 + high["f_score"] * 2 + high["m_score"].astype(np.int64)
-    m["rfm_class"] = np.where(visited, lookup[index], NO_VISIT)
+    index = high["r_score"] * 4 + high["f_score"] * 2 + high["m_score"]  # see _RFM_LOOKUP
+    m["rfm_class"] = np.where(visited, _RFM_LOOKUP[index], NO_VISIT)
 
     if spending_bands is None:
         tickets = m.loc[active, "avg_ticket"]

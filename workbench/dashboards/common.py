@@ -792,7 +792,7 @@ def _in_kernel() -> bool:
 
 # Dashboards of this kernel drawing from threads (the worker, the campaigns' table from the prefetch).
 _LIVE: weakref.WeakSet = weakref.WeakSet()
-_HOOKED = [False]
+_HOOKED = False
 # Seconds after a page asked for the widgets' state at which every widget changed since is sent again.
 RESEND_AFTER_S = (1.0, 3.0, 10.0)
 
@@ -807,12 +807,13 @@ def hook_page_loads() -> None:
     differs from what the page was sent is sent again, RESEND_AFTER_S seconds later (an update that did
     arrive changes nothing on the page when sent again). Registered once per kernel, in place of
     ipywidgets' own handler, which it calls."""
+    global _HOOKED
     from comm import get_comm_manager
 
     manager = get_comm_manager()
-    if manager is not None and not _HOOKED[0]:
+    if manager is not None and not _HOOKED:
         manager.register_target("jupyter.widget.control", _control_comm_opened)
-        _HOOKED[0] = True
+        _HOOKED = True
 
 
 def _control_comm_opened(comm, msg) -> None:
