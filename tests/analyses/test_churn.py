@@ -36,6 +36,7 @@ from workbench.analyses.churn import (
     churn_drivers,
     churn_survival,
     churn_threshold,
+    churn_thresholds,
     drivers_from_frame,
     flag_changes,
     member_lifetimes,
@@ -121,6 +122,16 @@ def test_threshold_is_the_rounded_up_quantile_of_repurchase_intervals(db):
         assert churn_threshold(db, as_of=AS_OF) == 64
     with pytest.warns(wb.ThinDataWarning):
         assert churn_threshold(db, as_of=AS_OF, quantile=0.5) == 20  # 10 + 0.5 * 19 = 19.5 -> 20
+
+
+def test_several_thresholds_come_from_one_pass_with_the_same_values(db):
+    # the same intervals [10, 10, 29, 78]: 0.9 -> 63.3 -> 64, 0.5 -> 19.5 -> 20, 0.25 -> 10
+    with pytest.warns(wb.ThinDataWarning, match="only 4 repurchase intervals"):
+        assert churn_thresholds(db, as_of=AS_OF, quantiles=(0.9, 0.5, 0.25)) == {0.9: 64, 0.5: 20, 0.25: 10}
+    with pytest.raises(wb.ParameterError, match="quantile=0 is not valid"):
+        churn_thresholds(db, quantiles=(0.5, 0))
+    with pytest.raises(wb.ParameterError, match="quantiles is empty"):
+        churn_thresholds(db, quantiles=())
 
 
 def test_threshold_without_any_repeat_visit_falls_back_with_a_warning(make_store, store_row):

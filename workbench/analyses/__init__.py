@@ -2,7 +2,7 @@
 
     cohorts       cohort_retention, cohort_members
     repurchase    repurchase_cycle, group_cycle_effect
-    churn         churn_threshold, member_lifetimes, churn_survival, churn_drivers
+    churn         churn_threshold, churn_thresholds, member_lifetimes, churn_survival, churn_drivers
     wake_up       wake_up_list, export_wake_up_list
     lift          campaign_lift, campaigns_overview
     holdout       holdout_plan
@@ -33,6 +33,7 @@ EXPORTS = {
     "group_cycle_effect": "repurchase",
     "RepurchaseCycle": "repurchase",
     "churn_threshold": "churn",
+    "churn_thresholds": "churn",
     "member_lifetimes": "churn",
     "churn_survival": "churn",
     "churn_drivers": "churn",

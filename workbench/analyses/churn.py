@@ -436,14 +436,39 @@ def churn_threshold(
     every function takes ``threshold_days=`` to override it. With no interval at all T is
     FALLBACK_THRESHOLD_DAYS and a ThinDataWarning says so; with fewer than MIN_INTERVALS a warning too.
     """
-    _check_quantile(quantile)
+    filters = {"stores": stores, "cities": cities, "join_channels": join_channels}
+    return _thresholds(db, as_of, (quantile,), filters)[quantile]
+
+
+def churn_thresholds(
+    db: Store,
+    *,
+    as_of=None,
+    quantiles=(DEFAULT_QUANTILE,),
+    stores=None,
+    cities=None,
+    join_channels=None,
+) -> dict[float, int]:
+    """:func:`churn_threshold` at several quantiles from one pass over the intervals: {quantile: T days}.
+
+    Each value equals ``churn_threshold(db, quantile=q, ...)``; the intervals are read once, not once per
+    quantile (the lifecycle's dormant and lost thresholds are two quantiles of the same intervals).
+    """
+    filters = {"stores": stores, "cities": cities, "join_channels": join_channels}
+    return _thresholds(db, as_of, tuple(quantiles), filters)
+
+
+def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
+    if not quantiles:
+        raise ParameterError("quantiles is empty; give at least one quantile between 0 and 1.")
+    for q in quantiles:
+        _check_quantile(q)
     as_of = scope.resolve_as_of(db, as_of)
-    members = scope.scoped_members(
-        db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels
-    ).select("member_id")
+    members = scope.scoped_members(db, as_of=as_of, **filters).select("member_id")
     v = numbered_visits(db, as_of=as_of)
     gaps = v.filter(v.days_since_prev.notnull()).semi_join(members, "member_id")
-    row = gaps.aggregate(n=gaps.count(), q=gaps.days_since_prev.quantile(quantile)).to_pandas().iloc[0]
+    named = {f"q{i}": gaps.days_since_prev.quantile(q) for i, q in enumerate(quantiles)}
+    row = gaps.aggregate(n=gaps.count(), **named).to_pandas().iloc[0]
     n = int(row["n"])
     if n == 0:
         warnings.warn(
@@ -451,17 +476,17 @@ def churn_threshold(
             f"to set the churn threshold from; using {FALLBACK_THRESHOLD_DAYS} days (pass threshold_days= to "
             "choose).",
             ThinDataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-        return FALLBACK_THRESHOLD_DAYS
+        return dict.fromkeys(quantiles, FALLBACK_THRESHOLD_DAYS)
     if n < MIN_INTERVALS:
         warnings.warn(
             f"the churn threshold rests on only {n} repurchase intervals (fewer than {MIN_INTERVALS}); "
             "consider passing threshold_days=.",
             ThinDataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return max(1, math.ceil(float(row["q"]) - 1e-9))
+    return {q: max(1, math.ceil(float(row[f"q{i}"]) - 1e-9)) for i, q in enumerate(quantiles)}
 
 
 # -- lifetimes ------------------------------------------------------------------------------------------

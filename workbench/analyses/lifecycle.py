@@ -62,7 +62,7 @@ import pandas as pd
 
 from workbench import i18n
 from workbench.analyses import scope
-from workbench.analyses.churn import churn_threshold
+from workbench.analyses.churn import churn_thresholds
 from workbench.data import calendar
 from workbench.data.store import Store, connect
 from workbench.data.visits import visits as member_visits
@@ -580,14 +580,17 @@ def _period_dates(indices: pd.Series, period: str) -> pd.Series:
 
 def _resolve_thresholds(db, day, dormant, lost, filters) -> pd.DataFrame:
     rows = []
+    # The quantiles the defaults need come from one pass over the repurchase intervals.
+    wanted = [q for q, given in ((LOST_QUANTILE, lost), (DORMANT_QUANTILE, dormant)) if given is None]
+    quantiles = churn_thresholds(db, as_of=day, quantiles=wanted, **filters) if wanted else {}
     if lost is None:
-        lost_days = churn_threshold(db, as_of=day, quantile=LOST_QUANTILE, **filters)
+        lost_days = quantiles[LOST_QUANTILE]
         rows_lost = ("lost_after_days", lost_days, "repurchase intervals", LOST_QUANTILE)
     else:
         lost_days = int(lost)
         rows_lost = ("lost_after_days", lost_days, "parameter", np.nan)
     if dormant is None:
-        dormant_days = churn_threshold(db, as_of=day, quantile=DORMANT_QUANTILE, **filters)
+        dormant_days = quantiles[DORMANT_QUANTILE]
         quantile = DORMANT_QUANTILE
         if dormant_days >= lost_days:
             # Thin data (or a given L at or below the quantile): keep D below L, half-way to being lost.
