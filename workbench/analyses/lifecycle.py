@@ -84,8 +84,11 @@ _EPOCH_YEAR = 1970  # numpy's month epoch
 
 # The spans one visit period gives rise to (member_spans) and the event rows a span gives (_span_events).
 _SPAN_KINDS = ("visit", "active", "dormant", "lost")
-_SPAN_STATES = tuple((i, s) for i, s in enumerate(_SPAN_KINDS) if s in ("active", "dormant"))
 _EVENT_KINDS = ("enter", "leave", "visit", "move", "stay_on", "stay_off")
+# The engine carries states as codes: the index in STATES, and OUTSIDE_CODE for OUTSIDE.
+OUTSIDE_CODE = -1
+_CODE = {s: i for i, s in enumerate(STATES)}
+_NAME = {OUTSIDE_CODE: OUTSIDE, **{i: s for s, i in _CODE.items()}}
 
 COUNT_COLUMNS = ("period", "segment", "state", "members", "visited", "share")
 FLOW_COLUMNS = ("period_from", "period_to", "segment", "state_from", "state_to", "members")
@@ -354,7 +357,7 @@ def lifecycle(
 
     spans = member_spans(db, members, period=period, last_end=last_end, dormant_after_days=d_days,
                          lost_after_days=l_days)  # fmt: skip
-    events = _span_events(spans, last=last).to_pandas()
+    events = _events_frame(spans, last=last)
     if events.empty:
         return _empty_result(thresholds, params, "no member in scope has visited in a complete period")
     first = int(events["period"].min())
@@ -409,8 +412,9 @@ def member_spans(
 
     ``members``: member_id, segment. Visits up to ``last_end`` (the last complete period's last day) count.
     Columns: member_id, segment, state, start, stop (period indices, inclusive; a visit period is a span of
-    one period), prev_state (state of the span before, 'none' for the first), visited (bool: a visit
-    period). Spans tile each member's periods from the first visit period to the one containing last_end.
+    one period), prev_state (state of the span before, :data:`OUTSIDE_CODE` for the first), visited (bool: a
+    visit period). States are codes: the index in :data:`STATES` (:func:`state_names` turns them into
+    names). Spans tile each member's periods from the first visit period to the one containing last_end.
     """
     d, lost = dormant_after_days, lost_after_days
     last = period_index(last_end, period)
@@ -418,72 +422,129 @@ def member_spans(
     v = v.inner_join(members, v.member_id == members.member_id).select("member_id", "segment", "day")
     v = v.mutate(p=period_index_expr(v.day, period))
     vp = v.group_by(["member_id", "segment", "p"]).aggregate(last_day=v.day.max())
+    # From these periods on, without another visit, the member is dormant (the period holding the day
+    # D + 1 days after the last visit) and lost (L days after it).
+    vp = vp.select(
+        "member_id", "segment", "p",
+        dormant_from=_period_after(vp.last_day, d + 1, period),
+        lost_from=_period_after(vp.last_day, lost, period),
+    )  # fmt: skip
     w = ibis.window(group_by=vp.member_id, order_by=vp.p)
-    vp = vp.mutate(prev_p=vp.p.lag().over(w), prev_last=vp.last_day.lag().over(w), next_p=vp.p.lead().over(w))
-    # p - 1 had no visit and ended more than D days after the previous visit: dormant or lost then.
-    lapsed_before = (vp.prev_p < vp.p - 1) & (
-        period_index_expr(vp.prev_last + ibis.interval(days=d + 1), period) <= vp.p - 1
-    )
     vp = vp.mutate(
-        visit_state=ibis.cases((vp.prev_p.isnull(), "new"), (lapsed_before, "returning"), else_="active")
+        prev_p=vp.p.lag().over(w),
+        prev_dormant_from=vp.dormant_from.lag().over(w),
+        prev_lost_from=vp.lost_from.lag().over(w),
+        prev2_p=vp.p.lag(2).over(w),
+        prev2_dormant_from=vp.dormant_from.lag(2).over(w),
+        next_p=vp.p.lead().over(w),
     )
+    new, active, returning, dormant, lost_ = (_CODE[s] for s in STATES)
+
+    def visit_state(p, prev_p, prev_dormant_from):
+        # p - 1 had no visit and ended more than D days after the previous visit: dormant or lost then.
+        lapsed_before = (prev_p < p - 1) & (prev_dormant_from <= p - 1)
+        return ibis.cases((prev_p.isnull(), new), (lapsed_before, returning), else_=active)
+
+    # The state just before each visit period: outside the pool, the previous visit period's own state, or
+    # the state the gap after the previous visit had reached by p - 1. Row by row, with no window over spans.
+    own = visit_state(vp.p, vp.prev_p, vp.prev_dormant_from)
+    before = ibis.cases(
+        (vp.prev_p.isnull(), OUTSIDE_CODE),
+        (vp.prev_p == vp.p - 1, visit_state(vp.prev_p, vp.prev2_p, vp.prev2_dormant_from)),
+        (vp.p - 1 >= vp.prev_lost_from, lost_),
+        (vp.p - 1 >= vp.prev_dormant_from, dormant),
+        else_=active,
+    )
+    vp = vp.select(
+        "member_id", "segment", "p", "dormant_from", "lost_from",
+        visit_state=own, before=before, gap_stop=vp.next_p.fill_null(last + 1) - 1,
+    )  # fmt: skip
     # One row per visit period becomes four candidate spans (the visit, then the active, dormant and lost
     # runs of the gap after it) by a cross join with a four-row table: the visit periods are computed once.
     kinds = ibis.memtable(pd.DataFrame({"span_kind": np.arange(len(_SPAN_KINDS), dtype="int64")}))
     x = vp.cross_join(kinds)
     k = x.span_kind
-    visit, active, dormant = (_SPAN_KINDS.index(n) for n in ("visit", "active", "dormant"))
+    visit_k, active_k, dormant_k = (_SPAN_KINDS.index(n) for n in ("visit", "active", "dormant"))
     after = x.p + 1
-    dormant_from = period_index_expr(x.last_day + ibis.interval(days=d + 1), period)
-    lost_from = period_index_expr(x.last_day + ibis.interval(days=lost), period)
-    stop = x.next_p.fill_null(last + 1) - 1  # last period without a visit after this one
+    has_active = after <= x.dormant_from - 1  # the gap has an active run before going dormant
+    has_dormant = ibis.greatest(after, x.dormant_from) <= x.lost_from - 1
     spans = x.select(
         member_id=x.member_id,
         segment=x.segment,
-        state=ibis.cases((k == visit, x.visit_state), else_=k.cases(*_SPAN_STATES, else_="lost")),
+        state=ibis.cases(
+            (k == visit_k, x.visit_state), (k == active_k, active), (k == dormant_k, dormant), else_=lost_,
+        ),
         start=ibis.cases(
-            (k == visit, x.p), (k == active, after), (k == dormant, ibis.greatest(after, dormant_from)),
-            else_=ibis.greatest(after, lost_from),
+            (k == visit_k, x.p), (k == active_k, after), (k == dormant_k, ibis.greatest(after, x.dormant_from)),
+            else_=ibis.greatest(after, x.lost_from),
         ).cast("int64"),
         stop=ibis.cases(
-            (k == visit, x.p), (k == active, ibis.least(dormant_from - 1, stop)),
-            (k == dormant, ibis.least(lost_from - 1, stop)), else_=stop,
+            (k == visit_k, x.p), (k == active_k, ibis.least(x.dormant_from - 1, x.gap_stop)),
+            (k == dormant_k, ibis.least(x.lost_from - 1, x.gap_stop)), else_=x.gap_stop,
         ).cast("int64"),
-        visited=k == visit,
+        prev_state=ibis.cases(
+            (k == visit_k, x.before), (k == active_k, x.visit_state),
+            (k == dormant_k, ibis.ifelse(has_active, active, x.visit_state)),
+            else_=ibis.cases((has_dormant, dormant), (has_active, active), else_=x.visit_state),
+        ),
+        visited=k == visit_k,
     )  # fmt: skip
-    spans = spans.filter(spans.start <= spans.stop)
-    ws = ibis.window(group_by=spans.member_id, order_by=spans.start)
-    return spans.mutate(prev_state=spans.state.lag().over(ws).fill_null(OUTSIDE))
+    return spans.filter(spans.start <= spans.stop)
+
+
+def _period_after(day, days: int, period: str):
+    """Ibis: the index of the period holding the day ``days`` after ``day`` (a date)."""
+    if period == "week":
+        # Week indices count from a Monday, so whole days since it floor-divided by 7 give the week.
+        return (day.delta(ibis.literal(_EPOCH_MONDAY, type="date"), unit="day") + days) // 7
+    return period_index_expr(day + ibis.interval(days=days), period)
+
+
+def state_names(codes: pd.Series) -> pd.Series:
+    """State codes of :func:`member_spans` as names (:data:`STATES`, :data:`OUTSIDE` for the code -1)."""
+    return codes.map(_NAME).astype(object)
 
 
 def _span_events(spans: ibis.Table, *, last: int) -> ibis.Table:
     """Counts the pandas side turns into counts and flows: one row per (kind, segment, period, from, to).
 
-    kinds: 'enter' (+members in state_to from period on), 'leave' (-members from period on), 'visit'
-    (members of a visit span in that period), 'move' (entry transition state_from -> state_to into
-    period), 'stay_on' / 'stay_off' (+/- members making state_to -> state_to transitions from period on).
+    kinds (codes: the index in ``_EVENT_KINDS``): 'enter' (+members in state_to from period on), 'leave'
+    (-members from period on), 'visit' (members of a visit span in that period), 'move' (entry transition
+    state_from -> state_to into period), 'stay_on' / 'stay_off' (+/- members making state_to -> state_to
+    transitions from period on). States are codes as in :func:`member_spans`.
     """
-    kinds = ibis.memtable(pd.DataFrame({"kind": list(_EVENT_KINDS)}))
+    enter, leave, visit, move, stay_on, stay_off = range(len(_EVENT_KINDS))
+    kinds = ibis.memtable(pd.DataFrame({"kind": np.arange(len(_EVENT_KINDS), dtype="int64")}))
     x = spans.cross_join(kinds)
     kind = x.kind
     period = ibis.cases(
-        (kind.isin(["leave", "stay_off"]), x.stop + 1), (kind == "stay_on", x.start + 1), else_=x.start
+        (kind.isin([leave, stay_off]), x.stop + 1), (kind == stay_on, x.start + 1), else_=x.start
     )
     keep = ibis.cases(
-        (kind == "leave", x.stop < last),
-        (kind == "visit", x.visited),
-        (kind == "stay_on", x.stop > x.start),
-        (kind == "stay_off", (x.stop > x.start) & (x.stop < last)),
+        (kind == leave, x.stop < last),
+        (kind == visit, x.visited),
+        (kind == stay_on, x.stop > x.start),
+        (kind == stay_off, (x.stop > x.start) & (x.stop < last)),
         else_=True,
     )
     e = x.filter(keep).select(
         kind=kind,
         segment=x.segment.cast("string"),
         period=period,
-        state_from=ibis.ifelse(kind == "move", x.prev_state, x.state),
+        state_from=ibis.ifelse(kind == move, x.prev_state, x.state),
         state_to=x.state,
     )
     return e.group_by(["kind", "segment", "period", "state_from", "state_to"]).aggregate(n=e.count())
+
+
+def _events_frame(spans: ibis.Table, *, last: int) -> pd.DataFrame:
+    """:func:`_span_events` in pandas, with kind and state names."""
+    events = _span_events(spans, last=last).to_pandas()
+    return events.assign(
+        kind=events["kind"].map(dict(enumerate(_EVENT_KINDS))).astype(object),
+        state_from=state_names(events["state_from"]),
+        state_to=state_names(events["state_to"]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
