@@ -105,3 +105,37 @@ def test_analyses_give_the_same_numbers_with_and_without_the_derived_tables(chai
     nv = results[True][2]
     assert nv["next_day"].max() <= pd.Timestamp("2026-02-15") and nv["next_day"].isna().any()
     assert (nv.loc[nv["visit_number"] == 1, "prev_day"].isna()).all()
+
+
+def _column_types(path):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns()").fetchall()
+    finally:
+        con.close()
+    return {(t, c): d for t, c, d in rows}
+
+
+def test_derived_amounts_keep_the_orders_decimal_type(chain):
+    # A sum of DECIMAL(18,2) is DECIMAL(38,2) in DuckDB: 128-bit numbers that later sums read far slower.
+    types = _column_types(chain)
+    assert types[("orders", "amount")] == "DECIMAL(18,2)"
+    for table, column in [
+        (derived.VISITS, "amount"),
+        (derived.VISITS, "discount"),
+        (derived.PERIODS, "amount"),
+        (derived.FIRST_VISIT, "first_ticket"),
+    ]:
+        assert types[(table, column)] == "DECIMAL(18,2)", (table, column)
+
+
+def test_an_older_store_with_wide_derived_decimals_is_rebuilt_on_the_next_extension(chain, tmp_path):
+    store = tmp_path / "older.duckdb"
+    shutil.copy(chain, store)
+    con = duckdb.connect(str(store))
+    con.execute(f'ALTER TABLE "{derived.VISITS}" ALTER amount TYPE DECIMAL(38,2)')
+    con.close()
+    result = derived.refresh(store, since=CUT)
+    assert result.mode == "rebuild"
+    assert _column_types(store)[(derived.VISITS, "amount")] == "DECIMAL(18,2)"
+    assert _table_rows(store, derived.VISITS) == _table_rows(chain, derived.VISITS)

@@ -112,19 +112,7 @@ def member_attributes(db: Store, *, as_of) -> ibis.Table:
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
     m = m.filter(m.join_day <= day)
     v = member_visits(db, as_of=as_of)
-    if derived.fresh(db):
-        # The derived first visit of each member; a first visit after as_of means no visit yet.
-        f = db.backend.table(derived.FIRST_VISIT)
-        first = f.filter(f.first_day <= day).select(
-            "member_id", "first_day", "first_store_id", first_ticket=f.first_ticket.cast("float64")
-        )
-    else:
-        w = ibis.window(group_by=v.member_id, order_by=v.day)
-        first = (
-            v.mutate(rn=ibis.row_number().over(w))
-            .filter(lambda t: t.rn == 0)
-            .select("member_id", first_day="day", first_store_id="store_id", first_ticket="amount")
-        )
+    first = first_visits(db, as_of=as_of)
     counts = v.group_by("member_id").aggregate(
         visits=v.count(), coupon_visits=v.coupon_used.cast("int64").sum()
     )
@@ -200,6 +188,30 @@ def scoped_members(
     if join_channels:
         t = t.filter(t.join_channel.isin([str(c) for c in _as_list(join_channels)]))
     return with_segment(t, segment_by)
+
+
+def first_visits(db: Store, *, as_of) -> ibis.Table:
+    """Each member's first visit on or before ``as_of`` (an Ibis table; members without one are absent).
+
+    Columns: member_id; first_day (local day of the first visit); first_store_id (its store); first_ticket
+    (its amount, currency). Read from the derived first-visit table when it is fresh (a first visit after
+    as_of there means no visit yet), otherwise worked out from the visits with a window.
+    """
+    from workbench.data.visits import visits as member_visits
+
+    day = calendar.date_literal(as_of)
+    if derived.fresh(db):
+        f = db.backend.table(derived.FIRST_VISIT)
+        return f.filter(f.first_day <= day).select(
+            "member_id", "first_day", "first_store_id", first_ticket=f.first_ticket.cast("float64")
+        )
+    v = member_visits(db, as_of=as_of)
+    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    return (
+        v.mutate(rn=ibis.row_number().over(w))
+        .filter(lambda t: t.rn == 0)
+        .select("member_id", first_day="day", first_store_id="store_id", first_ticket="amount")
+    )
 
 
 def with_segment(t: ibis.Table, segment_by) -> ibis.Table:

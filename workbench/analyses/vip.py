@@ -312,13 +312,14 @@ def vip_comparison(
     margin = _check_share("margin_rate", margin_rate)
     fee = _check_positive("vip_fee", vip_fee)
     v = visits(db, as_of=day)
-    members = _member_table(db, day, v, stores, cities)
-    groups = _groups(db, members, v, day, window)
+    # The member table feeds four queries: worked out once.
+    with db.computed_once(_member_table(db, day, stores, cities)) as members:
+        groups = _groups(db, members, v, day, window)
+        vips = members.filter(members.vip_day.notnull())
+        vip_rows = _anchor_counts(vips.mutate(anchor=vips.vip_day), v, w, day)
+        controls = _control_rows(members, v, day, w)
     multiples = _multiples(groups)
-    vips = members.filter(members.vip_day.notnull())
-    vip_rows = _anchor_counts(vips.mutate(anchor=vips.vip_day), v, w, day)
     before_after = _before_after(vip_rows, w)
-    controls = _control_rows(members, v, day, w)
     matched = _matched(vip_rows, controls, w)
     payback = _payback(matched, margin, fee)
     params = {
@@ -339,7 +340,7 @@ def vip_comparison(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _member_table(db: Store, day: dt.date, v: ibis.Table, stores, cities) -> ibis.Table:
+def _member_table(db: Store, day: dt.date, stores, cities) -> ibis.Table:
     """One row per member in scope: member_id, join_day, join_channel, first_day (first visit by ``day``),
     vip_day (purchase day; null: not VIP by ``day``). Without stores / cities the lighter query: members
     who joined by ``day`` (scope.scoped_members' rule) without the other attributes."""
@@ -350,7 +351,7 @@ def _member_table(db: Store, day: dt.date, v: ibis.Table, stores, cities) -> ibi
     if stores or cities:
         keep = scope.scoped_members(db, as_of=day, stores=stores, cities=cities).select(keep_id="member_id")
         m = m.join(keep, m.member_id == keep.keep_id).drop("keep_id")
-    first = v.group_by("member_id").aggregate(first_day=v.day.min()).rename(first_member="member_id")
+    first = scope.first_visits(db, as_of=day).select(first_member="member_id", first_day="first_day")
     t = m.left_join(first, m.member_id == first.first_member)
     return t.select(
         "member_id",
@@ -376,7 +377,8 @@ def _anchor_counts(anchored: ibis.Table, v: ibis.Table, w: int, day: dt.date) ->
     belongs to no window (the card is bought at a visit)."""
     a = anchored.select("member_id", "anchor")
     j = v.join(a, "member_id")
-    off = j.day.delta(j.anchor, unit="day")
+    j = j.select("member_id", "amount", off=j.day.delta(j.anchor, unit="day"))  # days from the anchor, once
+    off = j.off
     before = (off >= -w) & (off <= -1)
     after = (off >= 1) & (off <= w)
     counts = j.group_by("member_id").aggregate(
@@ -415,9 +417,8 @@ def _control_rows(members: ibis.Table, v: ibis.Table, day: dt.date, w: int) -> p
     )
     c = c.filter(ok)
     c = c.mutate(pick=(c.member_id.cast("string") + "|" + c.day.cast("string")).hash())
-    pick = ibis.window(group_by=c.member_id, order_by=[c.pick, c.day])
-    chosen = c.mutate(rn=ibis.row_number().over(pick)).filter(lambda t: t.rn == 0)
-    chosen = chosen.select(ctrl_member="member_id", anchor="day")
+    # The visit with the smallest hash (an aggregate, not a sort of every member's visits).
+    chosen = c.group_by(ctrl_member=c.member_id).aggregate(anchor=c.day.argmin(c.pick))
     anchored = members.join(chosen, members.member_id == chosen.ctrl_member).drop("ctrl_member")
     return _anchor_counts(anchored, v, w, day)
 
