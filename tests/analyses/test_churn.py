@@ -407,6 +407,32 @@ def test_splitting_members_into_episodes_changes_nothing():
     )
 
 
+def test_a_fit_with_entry_times_started_from_statsmodels_equals_lifelines_from_zero():
+    """fit_cox starts lifelines at statsmodels' PHReg maximum: same coefficients, errors and likelihood as
+    lifelines' own fit from zero, on episodes with late entries."""
+    data = _static_cox_data()
+    rng = np.random.default_rng(11)
+    cut = np.floor(data["stop"] * rng.random(len(data))) + 0.5
+    split = cut < data["stop"]
+    episodes = pd.concat(
+        [
+            data[split].assign(start=0.0, stop=cut[split], event=False, a=0.0),
+            data[split].assign(start=cut[split]),  # a switches on at the cut: a time-varying covariate
+            data[~split].assign(start=0.0),
+        ],
+        ignore_index=True,
+    )
+    started, penalizer = cox.fit_cox(episodes, ["a", "b"], entry=True, alpha=0.05, fallback_penalizer=0.01)
+    assert penalizer == 0.0
+    frame = episodes[["a", "b", "stop", "event", "start"]].assign(event=lambda d: d["event"].astype(int))
+    reference = CoxPHFitter().fit(frame, duration_col="stop", event_col="event", entry_col="start")
+    assert np.allclose(started.params_, reference.params_, rtol=1e-5, atol=1e-6)
+    assert np.allclose(started.standard_errors_, reference.standard_errors_, rtol=1e-5)
+    assert started.log_likelihood_ == pytest.approx(reference.log_likelihood_, rel=1e-9)
+    point = cox._start_point(frame, ["a", "b"])
+    assert np.allclose(point / frame[["a", "b"]].std(0).to_numpy(), reference.params_, rtol=1e-4, atol=1e-5)
+
+
 def test_member_episodes_by_hand():
     """Member 0: VIP from 10.5, in a group 5.5-20.5 and again from 15.5 (overlap counts once) to the end.
     Member 1: in a group at the start, leaves at 3.5; the switch at 50.5 is after its stop (40) and ignored."""
