@@ -568,9 +568,8 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
     m = db.members
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
     m = m.filter(m.join_day <= calendar.date_literal(as_of))
-    o = db.orders
-    o = o.filter(o.member_id.notnull() & (calendar.local_day(o.ordered_at) <= calendar.date_literal(as_of)))
-    first = o.group_by(first_member="member_id").aggregate(first_store_id=o.store_id.argmin(o.ordered_at))
+    f = scope.first_visits(db, as_of=as_of)  # the first order's store is the first visit's store
+    first = f.select(first_member="member_id", first_store_id="first_store_id")
     m = m.left_join(first, m.member_id == first.first_member)
     s = db.stores.select(store_key="store_id", store_city="city")
     home = m.join_store_id.coalesce(m.first_store_id)
@@ -646,36 +645,10 @@ def _weekly_values(
         member_ok = o.member_id.isin(m.member_id)
     else:
         member_ok = o.member_id.notnull()
-    o = o.mutate(in_member_scope=member_ok.fill_null(False))
-    in_weeks = o.filter(o.week_start.isin(week_days))
-    orders = (
-        in_weeks.group_by("week_start")
-        .aggregate(
-            total_revenue=in_weeks.amount.sum(),
-            private_revenue=in_weeks.amount.sum(where=in_weeks.in_member_scope),
-            member_orders=in_weeks.count(where=in_weeks.in_member_scope),
-            nonmember_revenue=in_weeks.amount.sum(where=in_weeks.member_id.isnull()),
-            nonmember_orders=in_weeks.count(where=in_weeks.member_id.isnull()),
-        )
-        .to_pandas()
-    )
-
-    # Visits of members in scope (one per member and day) and the day of the visit before each one.
-    mo = o.filter(o.in_member_scope)
-    v = mo.group_by(["member_id", "day"]).aggregate(week_start=mo.week_start.min())
-    w = ibis.window(group_by=v.member_id, order_by=v.day)
-    v = v.mutate(prev_day=v.day.lag().over(w))
-    first_in_week = v.filter(
-        v.week_start.isin(week_days) & (v.prev_day.isnull() | (v.prev_day < v.week_start))
-    )
-    gap = first_in_week.week_start.delta(first_in_week.prev_day, unit="day")
-    returning = first_in_week.prev_day.notnull() & (gap <= REPURCHASE_LOOKBACK_DAYS)
-    active = (
-        first_in_week.group_by("week_start")
-        .aggregate(active_members=first_in_week.count(), returning=returning.cast("int64").sum())
-        .to_pandas()
-    )
-
+    o = o.select("member_id", "day", "week_start", "amount", in_member_scope=member_ok.fill_null(False))
+    # Both queries below read these orders: the local day of each is worked out once.
+    with db.computed_once(o) as o:
+        orders, active = _order_and_visit_counts(o, week_days)
     joins = members.group_by("week_start").aggregate(new_members=members.count()).to_pandas()
 
     frame = frame.join(_by_week(orders)).join(_by_week(active))
@@ -708,6 +681,42 @@ def _weekly_values(
     out = frame[kpis].astype("float64")
     out.loc[[d < first_day for d in out.index]] = np.nan  # a week before the data is unknown, not zero
     return out
+
+
+def _order_and_visit_counts(o: ibis.Table, week_days) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per week in ``week_days`` from the scoped orders ``o`` (member_id, day, week_start, amount,
+    in_member_scope; each week and its lookback days): the order sums (total_revenue, private_revenue,
+    member_orders, nonmember_revenue, nonmember_orders) and the members with a visit (active_members) of
+    whom returning within REPURCHASE_LOOKBACK_DAYS of their visit before (returning)."""
+    in_weeks = o.filter(o.week_start.isin(week_days))
+    orders = (
+        in_weeks.group_by("week_start")
+        .aggregate(
+            total_revenue=in_weeks.amount.sum(),
+            private_revenue=in_weeks.amount.sum(where=in_weeks.in_member_scope),
+            member_orders=in_weeks.count(where=in_weeks.in_member_scope),
+            nonmember_revenue=in_weeks.amount.sum(where=in_weeks.member_id.isnull()),
+            nonmember_orders=in_weeks.count(where=in_weeks.member_id.isnull()),
+        )
+        .to_pandas()
+    )
+
+    # Visits of members in scope (one per member and day) and the day of the visit before each one.
+    mo = o.filter(o.in_member_scope)
+    v = mo.group_by(["member_id", "day"]).aggregate(week_start=mo.week_start.min())
+    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    v = v.mutate(prev_day=v.day.lag().over(w))
+    first_in_week = v.filter(
+        v.week_start.isin(week_days) & (v.prev_day.isnull() | (v.prev_day < v.week_start))
+    )
+    gap = first_in_week.week_start.delta(first_in_week.prev_day, unit="day")
+    returning = first_in_week.prev_day.notnull() & (gap <= REPURCHASE_LOOKBACK_DAYS)
+    active = (
+        first_in_week.group_by("week_start")
+        .aggregate(active_members=first_in_week.count(), returning=returning.cast("int64").sum())
+        .to_pandas()
+    )
+    return orders, active
 
 
 def _day_spans(mondays: list[dt.date], lookback_days: int) -> list[tuple[dt.date, dt.date]]:
