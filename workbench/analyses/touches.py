@@ -303,6 +303,17 @@ def _cells(
     u = u.left_join(fr, u.member_id == fr.f_member).drop("f_member")
     is_grid = u.day.isin(mondays) if mondays else ibis.literal(False)
     u = u.mutate(is_grid=is_grid, week=calendar.period_start(u.day, "week"))
+    # Every medium reads the units (windows over each member's units and visits): worked out once.
+    with db.computed_once(u) as u:
+        cells = _medium_cells(db, u, mondays, media).to_pandas()
+    for column in ("units", "touches", "visited", "visits", "visits_sq"):
+        cells[column] = cells[column].fillna(0).astype("int64")
+    return cells.sort_values(list(CELL_COLUMNS[:6])).reset_index(drop=True)[list(CELL_COLUMNS)]
+
+
+def _medium_cells(db: Store, u: ibis.Table, mondays: list[dt.date], media: tuple[str, ...]) -> ibis.Table:
+    """The cells of every medium (CELL_COLUMNS) from the units ``u``: member_id, day, post, recency_band,
+    frequency_band, n_<medium> touches, friend, is_grid (a weekly control day), week."""
     parts = []
     for md in media:
         if md == "group":  # within the group; all members of a group-day share their status: a cluster
@@ -345,10 +356,7 @@ def _cells(
         visits=allp.post.sum(),
         visits_sq=(allp.post * allp.post).sum(),
     )
-    cells = out.to_pandas()
-    for column in ("units", "touches", "visited", "visits", "visits_sq"):
-        cells[column] = cells[column].fillna(0).astype("int64")
-    return cells.sort_values(list(CELL_COLUMNS[:6])).reset_index(drop=True)[list(CELL_COLUMNS)]
+    return out
 
 
 def _group_units(db: Store, u: ibis.Table, mondays: list[dt.date]) -> ibis.Table:
