@@ -15,6 +15,9 @@ and the load log):
   _member_periods       one row per member and period with a visit: member_id, period ('week' / 'month'),
                         period_start, visits, amount.
 
+Amounts are exact decimals of the orders' own type (DECIMAL(18,2)); a store whose tables hold the wider
+sums an earlier version wrote (DECIMAL(38,2), far slower to read) is rebuilt by its next refresh.
+
 ``refresh(path, since=day)`` re-derives only what orders on or after ``day`` can change: the visits of those
 days (numbered on from each member's earlier visits), the next_day of each member's last earlier visit, the
 first visit of the members who visited then, and the periods that hold those days. A load of new
