@@ -14,6 +14,7 @@ City 北京 keeps C only: 1 member, no complete next period (NaN). City 北京 w
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import math
@@ -168,6 +169,24 @@ def test_wake_up_download_carries_ids_as_stored_and_nothing_else(chain):
     assert set(frame["member_id"]) <= members and len(frame) == dash.numbers["wake_up"]
     assert 'download="待唤醒会员_2026-11-22.csv"' in dash.download.value
     assert "phone" not in dash.csv.decode("utf-8-sig")
+
+
+def test_a_long_wake_up_list_waits_for_a_click_before_it_rides_in_the_page(chain, monkeypatch):
+    from workbench.dashboards import churn as churn_dash
+
+    monkeypatch.setattr(churn_dash, "INLINE_CSV_MAX_BYTES", 100)  # the demo list counts as long
+    dash = churn_dashboard(chain, lang="en")
+    rows = int(dash.numbers["wake_up"])
+    assert rows > 0 and len(dash.csv) > 100
+    assert "wb-download-link" not in dash.download.value and "base64" not in dash.download.value
+    assert dash.prepare.layout.display != "none"
+    assert f"{rows:,} members" in dash.prepare.description and "MB" in dash.prepare.description
+    dash.prepare.click()
+    assert dash.prepare.layout.display == "none"
+    link = dash.download.value
+    assert "wb-download-link" in link
+    payload = link.split("base64,", 1)[1].split('"', 1)[0]
+    assert base64.b64decode(payload) == dash.csv == wake_up_csv(dash.wake)
 
 
 def test_download_leaves_out_a_phone_hash_someone_joined_in():

@@ -6,7 +6,8 @@
 Figures: Kaplan-Meier curves of time to churn by the chosen segment (wb.churn_survival +
 wb.figures.survival_curves), churn hazard ratios (wb.churn_drivers + wb.figures.hazard_ratios) and the
 current wake-up list (wb.wake_up_list + wb.figures.wake_up_table), with a CSV download of the list (member
-ids as stored, which are opaque; written by wb.export_wake_up_list, which keeps only its own columns).
+ids as stored, which are opaque; written by wb.export_wake_up_list, which keeps only its own columns). A list
+whose CSV passes INLINE_CSV_MAX_BYTES gets its link after a click on "prepare" (see there).
 Filters: segment, city, store. KPI cards (``numbers``):
 
   members          visiting members in scope (count)
@@ -36,6 +37,10 @@ SEGMENTS = ("vip", "in_group", "link_mode", "join_channel", "price_sensitive", "
 DASHBOARD_DRIVER_SAMPLE = 8_000
 # Rows drawn in the wake-up table; the CSV holds the whole list.
 WAKE_UP_ROWS_SHOWN = 100
+# A CSV up to this size rides in the page as its download link. A longer list (a whole 1M-member chain's
+# is about 100,000 members, 13 MB) waits for a click on "prepare": the page would otherwise carry it in its
+# widget state and take minutes to open.
+INLINE_CSV_MAX_BYTES = 1_500_000
 
 i18n.register(
     {
@@ -48,6 +53,10 @@ i18n.register(
         "dash.churn.download_note": (
             "CSV 仅含会员编号（已脱敏）及到店指标，可用 Excel 打开。",
             "The CSV holds member ids (opaque) and visit figures only; it opens in Excel.",
+        ),
+        "dash.churn.prepare": (
+            "准备 CSV 下载（{rows} 人，{mb} MB）",
+            "Prepare the CSV ({rows} members, {mb} MB)",
         ),
     }
 )
@@ -98,9 +107,13 @@ class ChurnDashboard(common.Dashboard):
         )
         self.download = widgets.HTML()
         self.download.add_class("wb-download")
+        self.prepare = widgets.Button(layout=widgets.Layout(display="none", width="auto"))
+        self.prepare.add_class("wb-prepare-download")
+        self.prepare.on_click(lambda _: self._show_link())
         self.body.children = [
             self.add_pane("survival"),
             self.add_pane("hazard_ratios"),
+            self.prepare,
             self.download,
             self.add_pane("wake_up"),
         ]
@@ -158,10 +171,23 @@ class ChurnDashboard(common.Dashboard):
 
     def draw_wake_up(self) -> None:
         self.draw("wake_up", churn_figures.wake_up_table, self.wake, max_rows=WAKE_UP_ROWS_SHOWN)
+        if len(self.csv) <= INLINE_CSV_MAX_BYTES:
+            self._show_link()
+            return
+        rows, mb = f"{len(self.wake):,}", f"{len(self.csv) / 1e6:.1f}"
+        self.prepare.description = self.t("dash.churn.prepare", rows=rows, mb=mb)
+        self.prepare.layout.display = None
+        self.download.value = self._download_note()
+
+    def _show_link(self) -> None:
+        """The download link of the current list (the CSV in the page), in place of the prepare button."""
         name = f"{self.t('dash.churn.download_name')}_{self.as_of.isoformat()}.csv"
-        self.download.value = download_link(self.csv, name, self.t("dash.download"), len(self.wake)) + (
-            f'<div class="wb-kpi-note">{html.escape(self.t("dash.churn.download_note"))}</div>'
-        )
+        link = download_link(self.csv, name, self.t("dash.download"), len(self.wake))
+        self.prepare.layout.display = "none"
+        self.download.value = link + self._download_note()
+
+    def _download_note(self) -> str:
+        return f'<div class="wb-kpi-note">{html.escape(self.t("dash.churn.download_note"))}</div>'
 
     def compute_drivers(self) -> None:
         self.drivers = self.cached(
