@@ -129,6 +129,15 @@ def test_derived_amounts_keep_the_orders_decimal_type(chain):
         assert types[(table, column)] == "DECIMAL(18,2)", (table, column)
 
 
+def test_a_refresh_from_a_day_extends_a_store_built_by_this_version(chain, tmp_path):
+    store = tmp_path / "current.duckdb"
+    shutil.copy(chain, store)
+    result = derived.refresh(store, since=CUT)
+    assert result.mode == "extend" and result.since.isoformat() == CUT
+    for name in derived.DERIVED_TABLES:
+        assert _table_rows(store, name) == _table_rows(chain, name), name
+
+
 def test_an_older_store_with_wide_derived_decimals_is_rebuilt_on_the_next_extension(chain, tmp_path):
     store = tmp_path / "older.duckdb"
     shutil.copy(chain, store)

@@ -20,7 +20,8 @@ sums an earlier version wrote (DECIMAL(38,2), far slower to read) is rebuilt by 
 
 ``refresh(path, since=day)`` re-derives only what orders on or after ``day`` can change: the visits of those
 days (numbered on from each member's earlier visits), the next_day of each member's last earlier visit, the
-first visit of the members who visited then, and the periods that hold those days. A load of new
+first visits on or after ``day`` (a first visit before it cannot change), and the periods that hold those
+days. A load of new
 orders calls it with the earliest new order's day; ``refresh(path)`` without ``since`` rebuilds everything.
 The store records which orders the tables reflect (``_meta`` keys ``derived_orders`` and
 ``derived_max_ordered_at``), and :func:`fresh` tells an analysis whether it may read them; when they are
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import pandas as pd
 
 from workbench.data import calendar, contract
 
@@ -73,8 +75,12 @@ def _orders_stamp(backend) -> tuple[int, str]:
     return int(row["n"]), last
 
 
-def _visits_expr(backend, since: dt.date | None) -> ibis.Table:
+def _visits_expr(backend, since: dt.date | None, timezone: str | None = None) -> ibis.Table:
     o = backend.table("orders")
+    if since is not None and timezone is not None:
+        # Orders from the instant the local day `since` begins: the engine skips older blocks by their
+        # timestamps instead of working out the local day of every order first.
+        o = o.filter(o.ordered_at >= ibis.literal(pd.Timestamp(since, tz=timezone)))
     o = o.filter(o.member_id.notnull()).mutate(day=calendar.local_day(o.ordered_at))
     if since is not None:
         o = o.filter(o.day >= calendar.date_literal(since))
@@ -112,7 +118,8 @@ def has_numbering(backend) -> bool:
 
 def has_order_types(backend) -> bool:
     """The derived amounts have the orders' amount type (older stores hold wider decimals: rebuilt)."""
-    return backend.table(VISITS).schema()["amount"] == backend.table("orders").schema()["amount"]
+    derived_type = backend.table(VISITS).schema()["amount"].copy(nullable=True)
+    return derived_type == backend.table("orders").schema()["amount"].copy(nullable=True)
 
 
 def _first_visit_expr(v: ibis.Table) -> ibis.Table:
@@ -152,8 +159,8 @@ def refresh(path, *, since=None) -> RefreshResult:
     """Build (``since=None``) or extend (``since`` = the earliest day with new or changed orders) the
     derived tables of the DuckDB store at ``path``; returns a :class:`RefreshResult`.
 
-    Extending re-derives visits on and after ``since``, the first visit of every member with a visit then,
-    and every week and month that holds a day on or after ``since``; the result equals a rebuild.
+    Extending re-derives visits on and after ``since``, first visits on or after it (of members with no
+    earlier visit), and every week and month that holds a day on or after ``since``; the result equals a rebuild.
     """
     from workbench.data.store import connect, set_meta
 
@@ -191,7 +198,7 @@ def refresh(path, *, since=None) -> RefreshResult:
             try:
                 con.execute(f"DELETE FROM \"{VISITS}\" WHERE day >= DATE '{day}'")
                 con.execute(f"UPDATE \"{VISITS}\" SET next_day = NULL WHERE next_day >= DATE '{day}'")
-                _create(con, "_new_visits", _visits_expr(backend, since_day), temp=True)
+                _create(con, "_new_visits", _visits_expr(backend, since_day, db.settings.timezone), temp=True)
                 new = backend.table("_new_visits")
                 old = backend.table(VISITS)
                 earlier = old.semi_join(new, old.member_id == new.member_id)
@@ -212,14 +219,13 @@ def refresh(path, *, since=None) -> RefreshResult:
                 con.execute("DROP TABLE IF EXISTS _new_visits")
                 con.execute("DROP TABLE IF EXISTS _earlier")
                 v = backend.table(VISITS)
-                touched = v.filter(v.day >= calendar.date_literal(since_day)).select("member_id").distinct()
-                _create(con, "_touched_members", touched, temp=True)
-                con.execute(
-                    f'DELETE FROM "{FIRST_VISIT}" WHERE member_id IN (SELECT member_id FROM _touched_members)'
-                )
-                t = backend.table("_touched_members")
-                mine = v.semi_join(t, v.member_id == t.member_id)
-                _insert(con, FIRST_VISIT, _first_visit_expr(mine))
+                # Visits before `since` did not change, so neither did a first visit before it; the members
+                # without one left get theirs from the visits on and after `since`.
+                con.execute(f"DELETE FROM \"{FIRST_VISIT}\" WHERE first_day >= DATE '{day}'")
+                f = backend.table(FIRST_VISIT)
+                recent = v.filter(v.day >= calendar.date_literal(since_day))
+                newcomers = recent.anti_join(f, recent.member_id == f.member_id)
+                _insert(con, FIRST_VISIT, _first_visit_expr(newcomers))
                 con.execute(
                     f"DELETE FROM \"{PERIODS}\" WHERE period_start >= DATE '{period_from.isoformat()}'"
                 )
@@ -229,7 +235,6 @@ def refresh(path, *, since=None) -> RefreshResult:
                     fresh_periods.period_start >= calendar.date_literal(period_from)
                 )
                 _insert(con, PERIODS, fresh_periods)
-                con.execute("DROP TABLE IF EXISTS _touched_members")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
