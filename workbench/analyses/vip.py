@@ -377,8 +377,7 @@ def _anchor_counts(anchored: ibis.Table, v: ibis.Table, w: int, day: dt.date) ->
     belongs to no window (the card is bought at a visit)."""
     a = anchored.select("member_id", "anchor")
     j = v.join(a, "member_id")
-    j = j.select("member_id", "amount", off=j.day.delta(j.anchor, unit="day"))  # days from the anchor, once
-    off = j.off
+    off = j.day.delta(j.anchor, unit="day")
     before = (off >= -w) & (off <= -1)
     after = (off >= 1) & (off <= w)
     counts = j.group_by("member_id").aggregate(
