@@ -23,8 +23,11 @@ import pytest
 import workbench as wb
 from workbench.analyses.churn import churn_drivers, churn_survival, churn_threshold, member_lifetimes
 from workbench.analyses.cohorts import cohort_retention
+from workbench.analyses.lifecycle import lifecycle
 from workbench.analyses.lift import campaign_lift, campaigns_overview
+from workbench.analyses.overview import weekly_kpis
 from workbench.analyses.repurchase import repurchase_cycle
+from workbench.analyses.vip import vip_comparison
 from workbench.analyses.wake_up import wake_up_list
 from workbench.data import simulate
 from workbench.data.spark import spark_store
@@ -239,6 +242,29 @@ def test_campaigns_overview_is_the_same_on_spark(engines, truth):
     duck, spark = both(engines, campaigns_overview)
     assert sorted(duck["campaign_id"]) == sorted(c["campaign_id"] for c in truth["campaigns"])
     assert_same(duck, spark, "campaigns_overview")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"period": "week"}, {"period": "month", "segment_by": "join_channel"}],
+    ids=["week", "month-by-channel"],
+)
+def test_lifecycle_is_the_same_on_spark(engines, params):
+    duck, spark = both(engines, lifecycle, **params)
+    assert duck.counts["members"].sum() > 0 and not duck.flows.empty
+    assert_same(duck, spark, "lifecycle")
+
+
+def test_vip_comparison_is_the_same_on_spark(engines):
+    duck, spark = both(engines, vip_comparison)
+    assert duck.before_after["members"].sum() > 0 and duck.groups["members"].min() > 0
+    assert_same(duck, spark, "vip_comparison")
+
+
+def test_weekly_kpis_are_the_same_on_spark(engines):
+    duck, spark = both(engines, weekly_kpis)
+    assert duck.kpis["value"].notna().any()
+    assert_same(duck, spark, "weekly_kpis")
 
 
 def test_both_engines_read_the_same_as_of(engines):
