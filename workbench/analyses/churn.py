@@ -464,7 +464,7 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
     for q in quantiles:
         _check_quantile(q)
     as_of = scope.resolve_as_of(db, as_of)
-    members = scope.scoped_members(db, as_of=as_of, **filters).select("member_id")
+    members = scope.scoped_member_ids(db, as_of=as_of, **filters)
     v = numbered_visits(db, as_of=as_of)
     gaps = v.filter(v.days_since_prev.notnull()).semi_join(members, "member_id")
     named = {f"q{i}": gaps.days_since_prev.quantile(q) for i, q in enumerate(quantiles)}

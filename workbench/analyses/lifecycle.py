@@ -349,9 +349,11 @@ def lifecycle(
         "last_period": None,
         "data_first_day": first_data_day,
     }
-    members = scope.scoped_members(db, as_of=day, segment_by=segment_by, **filters).select(
-        "member_id", "segment"
-    )
+    if segment_by is None:  # no attribute needed: the ids alone, in segment 'all'
+        members = scope.with_segment(scope.scoped_member_ids(db, as_of=day, **filters), None)
+    else:
+        members = scope.scoped_members(db, as_of=day, segment_by=segment_by, **filters)
+    members = members.select("member_id", "segment")
     if first_data_day is None or last_end < first_data_day:
         return _empty_result(thresholds, params, f"no complete {period} ends by as_of={day.isoformat()}")
 

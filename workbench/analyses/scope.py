@@ -4,7 +4,8 @@
 - ``member_attributes(db, as_of=...)``: one row per member (an Ibis table) with the attributes any
   analysis can split by (``SEGMENT_COLUMNS``).
 - ``scoped_members(db, ...)``: those members narrowed by stores / cities / join channels, with an optional
-  ``segment`` column from ``segment_by`` (an attribute name, or a pandas frame member_id -> segment).
+  ``segment`` column from ``segment_by`` (an attribute name, or a pandas frame member_id -> segment);
+  ``scoped_member_ids(db, ...)``: only their ids, without working out attributes when nothing filters.
 """
 
 from __future__ import annotations
@@ -188,6 +189,16 @@ def scoped_members(
     if join_channels:
         t = t.filter(t.join_channel.isin([str(c) for c in _as_list(join_channels)]))
     return with_segment(t, segment_by)
+
+
+def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channels=None) -> ibis.Table:
+    """``member_id`` of the members :func:`scoped_members` keeps (an Ibis table). Without a filter that is
+    every member who joined by ``as_of``, read from the members table alone: no attribute is worked out."""
+    if stores or cities or join_channels:
+        t = scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
+        return t.select("member_id")
+    m = db.members
+    return m.filter(calendar.local_day(m.joined_at) <= calendar.date_literal(as_of)).select("member_id")
 
 
 def first_visits(db: Store, *, as_of) -> ibis.Table:
