@@ -21,6 +21,18 @@ def chain(tmp_path_factory):
     return path
 
 
+def _copy(source, store, *statements):
+    """A copy of the store ``source`` at ``store``, changed by the SQL ``statements``."""
+    shutil.copy(source, store)
+    con = duckdb.connect(str(store))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+    return store
+
+
 def _table_rows(path, name):
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -71,11 +83,11 @@ def test_a_load_of_new_orders_extends_the_tables_to_what_a_rebuild_gives(chain, 
 
 
 def test_orders_written_behind_the_workbench_make_the_tables_stale(chain, tmp_path):
-    store = tmp_path / "store.duckdb"
-    shutil.copy(chain, store)
-    con = duckdb.connect(str(store))
-    con.execute("DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders LIMIT 1)")
-    con.close()
+    store = _copy(
+        chain,
+        tmp_path / "store.duckdb",
+        "DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders LIMIT 1)",
+    )
     with wb.connect(store) as db:
         assert not derived.fresh(db)
 
@@ -130,8 +142,7 @@ def test_derived_amounts_keep_the_orders_decimal_type(chain):
 
 
 def test_a_refresh_from_a_day_extends_a_store_built_by_this_version(chain, tmp_path):
-    store = tmp_path / "current.duckdb"
-    shutil.copy(chain, store)
+    store = _copy(chain, tmp_path / "current.duckdb")
     result = derived.refresh(store, since=CUT)
     assert result.mode == "extend" and result.since.isoformat() == CUT
     for name in derived.DERIVED_TABLES:
@@ -139,11 +150,9 @@ def test_a_refresh_from_a_day_extends_a_store_built_by_this_version(chain, tmp_p
 
 
 def test_an_older_store_with_wide_derived_decimals_is_rebuilt_on_the_next_extension(chain, tmp_path):
-    store = tmp_path / "older.duckdb"
-    shutil.copy(chain, store)
-    con = duckdb.connect(str(store))
-    con.execute(f'ALTER TABLE "{derived.VISITS}" ALTER amount TYPE DECIMAL(38,2)')
-    con.close()
+    store = _copy(
+        chain, tmp_path / "older.duckdb", f'ALTER TABLE "{derived.VISITS}" ALTER amount TYPE DECIMAL(38,2)'
+    )
     result = derived.refresh(store, since=CUT)
     assert result.mode == "rebuild"
     assert _column_types(store)[(derived.VISITS, "amount")] == "DECIMAL(18,2)"

@@ -21,8 +21,8 @@ sums an earlier version wrote (DECIMAL(38,2), far slower to read) is rebuilt by 
 ``refresh(path, since=day)`` re-derives only what orders on or after ``day`` can change: the visits of those
 days (numbered on from each member's earlier visits), the next_day of each member's last earlier visit, the
 first visits on or after ``day`` (a first visit before it cannot change), and the periods that hold those
-days. A load of new
-orders calls it with the earliest new order's day; ``refresh(path)`` without ``since`` rebuilds everything.
+days. A load of new orders calls it with the earliest new order's day; ``refresh(path)`` without ``since``
+rebuilds everything.
 The store records which orders the tables reflect (``_meta`` keys ``derived_orders`` and
 ``derived_max_ordered_at``), and :func:`fresh` tells an analysis whether it may read them; when they are
 stale (orders written by another tool), analyses compute from ``orders`` directly, which gives the same
