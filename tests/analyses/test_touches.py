@@ -30,6 +30,8 @@ import json
 import math
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 
 import workbench as wb
@@ -38,6 +40,7 @@ from workbench.data import simulate
 from workbench.errors import MissingTableError, ParameterError
 
 AS_OF = "2026-03-31"
+EPOCH = pd.Timestamp("1970-01-01")
 Z = 1.959964
 
 
@@ -143,6 +146,25 @@ def test_summary_says_observational(result):
     assert "观察性结果" in zh and "私聊" in zh
 
 
+def test_a_daily_visitor_counts_every_visit_of_the_window(make_store, store_row):
+    # D1 visits every day from 9 to 17 March and gets a private chat on Monday 9 March, a day with a visit:
+    # the 7 days after hold 7 visits (10-16 March). On Monday 16 March (a control day) the last visit was
+    # the day before, 7 visits fall in the 90 days before (9-15 March) and one in the 7 after (17 March).
+    members = [{"member_id": "D1", "joined_at": "2026-01-01 10:00", "link_mode": "friend_only"}]
+    orders = [order(f"d{day}", "D1", f"2026-03-{day:02d} 12:00") for day in range(9, 18)]
+    touches = [touch("t1", "private_chat", "2026-03-09 09:00", member="D1")]
+    tables = {"stores": [store_row()], "members": members, "orders": orders, "touches": touches}
+    db = wb.connect(make_store(tables, data_through=AS_OF))
+    cells = touch_response(db, as_of=AS_OF, since="2026-03-02", mediums="private_chat").cells
+    columns = ["role", "stratum", "recency_band", "frequency_band", "units", "touches", "visits", "visits_sq"]
+    assert cells[columns].values.tolist() == [
+        ["control", "2026-03-02", "none", "0", 1, 0, 1, 1],
+        ["control", "2026-03-16", "1-7", "5+", 1, 0, 1, 1],
+        ["control", "2026-03-23", "1-7", "5+", 1, 0, 0, 0],
+        ["touched", "2026-03-09", "none", "0", 1, 1, 7, 49],
+    ]
+
+
 def test_mediums_selects_rows(db):
     r = touch_response(db, as_of=AS_OF, since="2026-03-02", mediums="sms")
     assert r.table["medium"].tolist() == ["sms"]
@@ -197,11 +219,16 @@ def test_group_messages_need_group_members(db):
 
 
 @pytest.fixture(scope="module")
-def chain_result(tmp_path_factory):
+def chain(tmp_path_factory):
     path = tmp_path_factory.mktemp("touches") / "chain.duckdb"
     simulate.simulate_chain(path, members=5000, weeks=78, seed=11, end="2026-11-22")
     truth = json.loads(simulate.truth_path(path).read_text(encoding="utf-8"))
-    db = wb.connect(path)
+    return wb.connect(path), truth
+
+
+@pytest.fixture(scope="module")
+def chain_result(chain):
+    db, truth = chain
     return touch_response(db, since="2025-06-01"), truth
 
 
@@ -226,3 +253,112 @@ def test_planted_response_per_touch_is_recovered(chain_result):
         assert t.loc[medium, "extra_visits_per_touch"] < pc.per_touch_ci_low
     # The share visiting moves by the response times the share who would not have come anyway.
     assert 0.03 < pc.difference < 0.07
+
+
+# -- every cell against a count by definition ---------------------------------------------------------
+
+
+def _local_days(values, timezone):
+    return pd.to_datetime(values, utc=True).dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+
+
+def _reference_cells(db, params) -> pd.DataFrame:
+    """The cells worked out unit by unit from the tables, as the module docstring defines them: every
+    member (once joined) on every Monday, and every (member, day) with a non-campaign touch; for each, the
+    days since the last visit before it, the visits in the 90 days before and in the 7 days after."""
+    tz = db.settings.timezone
+    start, until, days = params["since"], params["until"], params["response_days"]
+    mondays = pd.date_range(start, until, freq="W-MON")
+    members = db.members.to_pandas()
+    members["join"] = _local_days(members["joined_at"], tz)
+    members["friend"] = members["link_mode"].isin(["friend_only", "friend_then_group", "group_then_friend"])
+    orders = db.orders.select("member_id", "ordered_at").to_pandas().dropna()
+    orders["day"] = _local_days(orders["ordered_at"], tz)
+    visits = orders[["member_id", "day"]].drop_duplicates()
+    visits = visits[visits["day"] <= pd.Timestamp(until) + pd.Timedelta(days=days)]
+    touches = db.touches.to_pandas()
+    touches["day"] = _local_days(touches["sent_at"], tz)
+    window = (touches["day"] >= pd.Timestamp(start)) & (touches["day"] <= pd.Timestamp(until))
+    own = touches[window & touches["member_id"].notna() & touches["campaign_id"].isna()]
+    own = own[own["medium"] != "group"]
+    counts = own.groupby(["member_id", "day", "medium"]).size().unstack(fill_value=0).reset_index()
+
+    grid = members.merge(pd.DataFrame({"day": mondays}), how="cross")
+    grid = grid[grid["join"] <= grid["day"]][["member_id", "day"]]
+    units = pd.concat([grid, counts[["member_id", "day"]]]).drop_duplicates()
+    units = units.merge(counts, on=["member_id", "day"], how="left").fillna(0)
+    units = units.merge(members[["member_id", "friend"]], on="member_id", how="left")
+    units["is_grid"] = units["day"].isin(mondays)
+
+    # Visits before, in the 90 days before, and in the days after each unit, from sorted day numbers.
+    code = {m: i for i, m in enumerate(members["member_id"])}
+    key = visits["member_id"].map(code).to_numpy() * 100_000 + (visits["day"] - EPOCH).dt.days.to_numpy()
+    key = np.sort(key)
+    u = units["member_id"].map(code).to_numpy() * 100_000 + (units["day"] - EPOCH).dt.days.to_numpy()
+    before = np.searchsorted(key, u, "left")
+    prior = before - np.searchsorted(key, u - 90, "left")
+    post = np.searchsorted(key, u + days, "right") - np.searchsorted(key, u, "right")
+    has_last = (before > 0) & (key[np.maximum(before - 1, 0)] // 100_000 == u // 100_000)
+    recency = np.where(has_last, u - key[np.maximum(before - 1, 0)], 10**6)
+    rec_edges = [1, 8, 15, 31, 61, 91, 181, 366]
+    rec_names = ["1-7", "8-14", "15-30", "31-60", "61-90", "91-180", "181-365"]
+    units["recency_band"] = [
+        "none" if r > 365 else rec_names[np.searchsorted(rec_edges, r, "right") - 1] for r in recency
+    ]
+    units["frequency_band"] = [["0", "1", "2", "3-4", "3-4"][p] if p < 5 else "5+" for p in prior]
+    units["post"] = post
+    units["week"] = (units["day"] - pd.to_timedelta(units["day"].dt.weekday, unit="D")).dt.strftime(
+        "%Y-%m-%d"
+    )
+
+    parts = []
+    for medium in ("private_chat", "moments", "sms"):
+        n = units.get(medium, 0)
+        reach = units["is_grid"] & (units["friend"].fillna(False).astype(bool) if medium != "sms" else True)
+        for role, rows in (("touched", units[n > 0]), ("control", units[reach & (n == 0)])):
+            touches_col = rows.get(medium, 0)
+            rows = rows.assign(
+                touches=touches_col, visited=(rows["post"] > 0).astype(int), sq=rows["post"] ** 2
+            )
+            cells = rows.groupby(["week", "recency_band", "frequency_band"]).agg(
+                units=("post", "size"), touches=("touches", "sum"), visited=("visited", "sum"),
+                visits=("post", "sum"), visits_sq=("sq", "sum"),
+            )  # fmt: skip
+            parts.append(cells.reset_index().assign(medium=medium, role=role))
+    out = pd.concat(parts).rename(columns={"week": "stratum"}).assign(cluster="")
+
+    # Group messages: members in a group (and members) on a Monday, touched when the group sent one.
+    spells = db.group_members.to_pandas()
+    spells["join"], spells["leave"] = _local_days(spells["joined_at"], tz), _local_days(spells["left_at"], tz)
+    present = spells.merge(pd.DataFrame({"day": mondays}), how="cross")
+    present = present[(present["join"] <= present["day"]) & ~(present["leave"] <= present["day"])]
+    present = present.merge(members[["member_id", "join"]], on="member_id", suffixes=("", "_member"))
+    present = present[present["join_member"] <= present["day"]]
+    sent = touches[touches["group_id"].notna()].groupby(["group_id", "day"]).size().rename("touches")
+    present = present.join(sent, on=["group_id", "day"]).fillna({"touches": 0})
+    g = present["member_id"].map(code).to_numpy() * 100_000 + (present["day"] - EPOCH).dt.days.to_numpy()
+    present["post"] = np.searchsorted(key, g + days, "right") - np.searchsorted(key, g, "right")
+    present = present.assign(
+        role=np.where(present["touches"] > 0, "touched", "control"),
+        visited=(present["post"] > 0).astype(int), sq=present["post"] ** 2,
+        cluster=present["day"].dt.strftime("%Y-%m-%d"),
+    )  # fmt: skip
+    groups = present.groupby(["role", "group_id", "cluster"]).agg(
+        units=("post", "size"), touches=("touches", "sum"), visited=("visited", "sum"),
+        visits=("post", "sum"), visits_sq=("sq", "sum"),
+    )  # fmt: skip
+    groups = groups.reset_index().rename(columns={"group_id": "stratum"})
+    out = pd.concat([out, groups.assign(medium="group", recency_band="all", frequency_band="all")])
+    out = out[list(CELL_COLUMNS)].astype({c: "int64" for c in CELL_COLUMNS[6:]})
+    return out.sort_values(list(CELL_COLUMNS[:6])).reset_index(drop=True)
+
+
+def test_every_cell_equals_a_count_unit_by_unit(chain, chain_result):
+    """The engine derives each unit's covariates from the member's neighbouring visits and generates the
+    weekly control days from the gaps between visits; counting each unit by definition gives the same
+    cells, for all four media."""
+    db, _ = chain
+    result, _ = chain_result
+    expected = _reference_cells(db, result.params)
+    assert len(expected) > 1000 and set(expected["medium"]) == {"private_chat", "group", "moments", "sms"}
+    pd.testing.assert_frame_equal(result.cells, expected)

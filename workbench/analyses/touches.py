@@ -239,129 +239,201 @@ def touch_response(
 
 
 # -- engine ---------------------------------------------------------------------------------------------
+#
+# A unit's covariates and outcome come from the member's visits on either side of its day d: the last visit
+# before d is v_i (v_i < d <= v_(i+1)); recency is d - v_i, the frequency counts v_i .. v_(i-4) on or after
+# d - FREQUENCY_DAYS (its last band is 5+), and the outcome counts v_(i+1) .. v_(i+response_days+1) within
+# d+1 .. d+response_days (visits are member-days, so no more fit). Each member's visits carry those
+# neighbours (lag and lead over the member's visits, one sort of the visits), with a visit 'before the
+# first' at _NO_VISIT so every day has a v_i. The weekly control days are generated from the gaps between
+# visits (the Mondays in (v_i, v_(i+1)]), so no window runs over the member x Monday grid.
+
+_MONDAY = 4  # day number of Monday 1970-01-05
+_NO_VISIT = -1_000_000  # day number of the visit before every member's first: recency beyond any cap
+_FREQUENCY_LAGS = FREQUENCY_BANDS[-1]  # v_i and the 4 before it decide the frequency band (5+ is the last)
 
 
 def _dayno(day):
-    return day.delta(ibis.literal(_EPOCH, type="date"), unit="day")
+    return day.delta(ibis.literal(_EPOCH, type="date"), unit="day").cast("int32")
 
 
 def _cells(
     db: Store, *, start: dt.date, until: dt.date, response_days: int, media: tuple[str, ...]
 ) -> pd.DataFrame:
-    start_lit, until_lit = calendar.date_literal(start), calendar.date_literal(until)
     mondays = _mondays(start, until)
-    grid_days = ibis.memtable(pd.DataFrame({"g_day": pd.to_datetime(mondays)})).select(
-        g_day=lambda t: t.g_day.cast("date")
-    )
+    first_monday = _day_number(mondays[0]) if mondays else _day_number(until) + 1
+    last_day = _day_number(until)
+    start_lit, until_lit = calendar.date_literal(start), calendar.date_literal(until)
     m = db.members
     m = m.select(
-        "member_id",
-        join_day=calendar.local_day(m.joined_at),
-        friend=m.link_mode.isin(list(FRIEND_LINK_MODES)).fill_null(False),
+        member_id=m.member_id.cast("string"),  # nullable, as the touches' and visits' ids it meets
+        join_dn=_dayno(calendar.local_day(m.joined_at)),
+        friend=m.link_mode.isin(list(FRIEND_LINK_MODES)).fill_null(False).cast("int8"),
     )
-    grid = m.cross_join(grid_days)
-    grid = grid.filter(grid.join_day <= grid.g_day).select("member_id", day=grid.g_day)
-
     t = db.touches
+    tz = db.settings.timezone  # instants first: the engine skips the rest without a local day of each
+    t = t.filter(
+        (t.sent_at >= ibis.literal(pd.Timestamp(start, tz=tz)))
+        & (t.sent_at < ibis.literal(pd.Timestamp(until + dt.timedelta(days=1), tz=tz)))
+    )
     t = t.filter(t.member_id.notnull() & t.campaign_id.isnull() & t.medium.isin(list(MEMBER_MEDIA)))
     t = t.mutate(day=calendar.local_day(t.sent_at))
     t = t.filter((t.day >= start_lit) & (t.day <= until_lit))
     touched = t.group_by(["member_id", "day"]).aggregate(
         **{f"n_{md}": (t.medium == md).cast("int64").sum() for md in MEMBER_MEDIA}
     )
-    units = grid.select("member_id", "day").union(touched.select("member_id", "day"), distinct=True)
+    touched = touched.select("member_id", *[f"n_{md}" for md in MEMBER_MEDIA], d=_dayno(touched.day))
 
-    # Outcome and covariates from the member's visits around each unit (range windows on day numbers).
+    # Every member once at _NO_VISIT (touched members missing from the members table too), then the visits.
     lo = start - dt.timedelta(days=RECENCY_CAP_DAYS + 1)
     hi = until + dt.timedelta(days=response_days)
     v = member_visits(db, as_of=hi)
-    v = v.filter(v.day >= calendar.date_literal(lo)).select("member_id", "day")
-    rows = units.mutate(is_visit=ibis.literal(0, type="int64")).union(
-        v.mutate(is_visit=ibis.literal(1, type="int64"))
+    v = v.filter(v.day >= calendar.date_literal(lo))
+    strangers = touched.select("member_id").distinct()
+    strangers = strangers.anti_join(m, strangers.member_id == m.member_id).mutate(
+        join_dn=ibis.null("int32"), friend=ibis.null("int8")
     )
-    rows = rows.mutate(dayno=_dayno(rows.day))
-    before = ibis.window(group_by=rows.member_id, order_by=rows.dayno, range=(-FREQUENCY_DAYS, -1))
-    after = ibis.window(group_by=rows.member_id, order_by=rows.dayno, range=(1, response_days))
-    past = ibis.window(group_by=rows.member_id, order_by=rows.dayno, range=(None, -1))
+    before_first = m.union(strangers).mutate(dn=ibis.literal(_NO_VISIT, type="int32"))
+    rows = before_first.union(
+        v.select("member_id", join_dn=ibis.null("int32"), friend=ibis.null("int8"), dn=_dayno(v.day))
+    )
+    w = ibis.window(group_by=rows.member_id, order_by=rows.dn)
     rows = rows.mutate(
-        prior=rows.is_visit.sum().over(before),
-        post=rows.is_visit.sum().over(after),
-        last=ibis.cases((rows.is_visit == 1, rows.dayno)).max().over(past),
+        join_dn=rows.join_dn.first().over(w),
+        friend=rows.friend.first().over(w),
+        **{f"lag{k}": rows.dn.lag(k).over(w) for k in range(1, _FREQUENCY_LAGS)},
+        **{f"lead{k}": rows.dn.lead(k).over(w) for k in range(1, response_days + 2)},
     )
-    u = rows.filter(rows.is_visit == 0)
-    recency = u.dayno - u.last
-    u = u.select(
-        "member_id",
-        "day",
-        post=u.post.fill_null(0).cast("int64"),
-        recency_band=_band_expr(recency, RECENCY_BANDS, cap=RECENCY_CAP_DAYS, none_label="none"),
-        frequency_band=_band_expr(u.prior.fill_null(0), FREQUENCY_BANDS, cap=None, none_label=None),
-    )
-    tc = touched.rename(t_member="member_id", t_day="day")
-    u = u.left_join(tc, [u.member_id == tc.t_member, u.day == tc.t_day]).drop("t_member", "t_day")
-    fr = m.select(f_member="member_id", friend="friend")
-    u = u.left_join(fr, u.member_id == fr.f_member).drop("f_member")
-    is_grid = u.day.isin(mondays) if mondays else ibis.literal(False)
-    u = u.mutate(is_grid=is_grid, week=calendar.period_start(u.day, "week"))
-    # Every medium reads the units (windows over each member's units and visits): worked out once.
-    with db.computed_once(u) as u:
-        cells = _medium_cells(db, u, mondays, media).to_pandas()
+    parts = []
+    if any(md in MEMBER_MEDIA for md in media):
+        with db.computed_once(rows) as gaps:  # read by the weekly days and by the touched units
+            grid = _grid_units(gaps, first_monday, last_day, response_days)
+            grid = grid.group_by(["week", "rcode", "fcode", "friend"]).aggregate(**_outcome_sums(grid))
+            tu = _touched_units(gaps, touched, first_monday, last_day, response_days)
+            keys = ["week", "rcode", "fcode", "friend", "is_grid", *[f"has_{md}" for md in MEMBER_MEDIA]]
+            tu = tu.group_by(keys).aggregate(
+                **_outcome_sums(tu), **{f"n_{md}": tu[f"n_{md}"].sum() for md in MEMBER_MEDIA}
+            )
+            grid_cells, touched_cells = grid.to_pandas(), tu.to_pandas()
+        parts = [_member_medium_cells(grid_cells, touched_cells, md) for md in media if md in MEMBER_MEDIA]
+    if "group" in media:
+        parts.append(_group_cells(db, v, m, mondays, response_days).to_pandas())
+    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(CELL_COLUMNS))
     for column in ("units", "touches", "visited", "visits", "visits_sq"):
         cells[column] = cells[column].fillna(0).astype("int64")
     return cells.sort_values(list(CELL_COLUMNS[:6])).reset_index(drop=True)[list(CELL_COLUMNS)]
 
 
-def _medium_cells(db: Store, u: ibis.Table, mondays: list[dt.date], media: tuple[str, ...]) -> ibis.Table:
-    """The cells of every medium (CELL_COLUMNS) from the units ``u``: member_id, day, post, recency_band,
-    frequency_band, n_<medium> touches, friend, is_grid (a weekly control day), week."""
-    parts = []
-    for md in media:
-        if md == "group":  # within the group; all members of a group-day share their status: a cluster
-            g = _group_units(db, u, mondays)
-            role = ibis.ifelse(g.messages > 0, "touched", "control")
-            parts.append(
-                g.select(
-                    medium=ibis.literal(md),
-                    role=role,
-                    stratum=g.group_id.cast("string"),
-                    recency_band=ibis.literal("all"),
-                    frequency_band=ibis.literal("all"),
-                    cluster=g.day.strftime("%Y-%m-%d"),
-                    n=g.messages,
-                    post=g.post,
-                )  # fmt: skip
-            )
-            continue
-        n = u[f"n_{md}"].fill_null(0)
-        reach = u.is_grid & (u.friend.fill_null(False) if md in FRIEND_MEDIA else ibis.literal(True))
-        role = ibis.cases((n > 0, "touched"), (reach & (n == 0), "control"), else_=ibis.null("string"))
-        part = u.mutate(role=role, n=n.cast("int64")).filter(lambda x: x.role.notnull())
-        parts.append(
-            part.select(
-                medium=ibis.literal(md),
-                role=part.role,
-                stratum=part.week.cast("date").strftime("%Y-%m-%d"),
-                recency_band=part.recency_band,
-                frequency_band=part.frequency_band,
-                cluster=ibis.literal(""),
-                n=part.n,
-                post=part.post,
-            )  # fmt: skip
-        )
-    allp = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    out = allp.group_by(["medium", "role", "stratum", "recency_band", "frequency_band", "cluster"]).aggregate(
-        units=allp.count(),
-        touches=allp.n.sum(),
-        visited=(allp.post > 0).cast("int64").sum(),
-        visits=allp.post.sum(),
-        visits_sq=(allp.post * allp.post).sum(),
+def _day_number(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+def _next_monday(dayno):
+    """The first Monday on or after a day number (an integer expression)."""
+    return dayno + ((_MONDAY - dayno) % 7 + 7) % 7
+
+
+def _features(g: ibis.Table, d, response_days: int) -> dict[str, Any]:
+    """rcode (recency band code), fcode (frequency band code) and post (visits on d+1 .. d+response_days)
+    of units on day ``d`` whose last visit before d is the row of ``g``: dn (v_i), lag<k> (v_(i-k)),
+    lead<k> (v_(i+k)); visits are in day order, so most units stop at the first comparison."""
+    since, end = d - FREQUENCY_DAYS, d + response_days
+    prior = ibis.cases(
+        (g.dn < since, 0),
+        else_=1
+        + sum((g[f"lag{k}"] >= since).fill_null(False).cast("int8") for k in range(1, _FREQUENCY_LAGS)),
     )
-    return out
+    post = ibis.cases(
+        (g.lead1.isnull() | (g.lead1 > end), 0),  # v_(i+1) >= d; later ones are after d
+        else_=(g.lead1 > d).cast("int16")
+        + sum((g[f"lead{k}"] <= end).fill_null(False).cast("int16") for k in range(2, response_days + 2)),
+    )
+    return {
+        "rcode": _band_code(d - g.dn, RECENCY_BANDS, cap=RECENCY_CAP_DAYS),
+        "fcode": _band_code(prior, FREQUENCY_BANDS, cap=None),
+        "post": post,
+    }
 
 
-def _group_units(db: Store, u: ibis.Table, mondays: list[dt.date]) -> ibis.Table:
-    """Group-message units: one row per (member, group, weekly control day) with the member in the group
-    that day: member_id, group_id, day, messages (the group sent that day), post (visits in the window)."""
+def _outcome_sums(x: ibis.Table) -> dict[str, Any]:
+    post = x.post.cast("int64")
+    return {
+        "units": x.count(),
+        "visited": (post > 0).cast("int64").sum(),
+        "visits": post.sum(),
+        "visits_sq": (post * post).sum(),
+    }
+
+
+def _grid_units(gaps: ibis.Table, first_monday: int, last_day: int, response_days: int) -> ibis.Table:
+    """The weekly control days: every member (once joined) on every Monday from first_monday to last_day,
+    each generated from the gap between visits (v_i, v_(i+1)] that holds it: week, friend, rcode, fcode,
+    post."""
+    g = gaps.filter(gaps.join_dn.notnull())
+    low = ibis.greatest(first_monday, _next_monday(g.dn + 1), _next_monday(g.join_dn))
+    high = ibis.least(last_day, g.lead1.fill_null(last_day))
+    g = g.mutate(d=ibis.range(low, high + 1, 7).unnest())
+    return g.select(week=g.d, friend=g.friend, **_features(g, g.d, response_days))
+
+
+def _touched_units(
+    gaps: ibis.Table, touched: ibis.Table, first_monday: int, last_day: int, response_days: int
+) -> ibis.Table:
+    """The touched (member, day) units with their gap's features: week (its Monday), friend, is_grid (also
+    a weekly control day), has_<medium>, n_<medium>, rcode, fcode, post."""
+    g = gaps.rename(g_member="member_id")
+    j = touched.join(
+        g, [touched.member_id == g.g_member, g.dn < touched.d, touched.d <= g.lead1.fill_null(last_day + 1)]
+    )
+    d = j.d
+    is_grid = (
+        (d >= first_monday)
+        & (d <= last_day)
+        & ((d - _MONDAY) % 7 == 0)
+        & j.join_dn.notnull()
+        & (j.join_dn <= d)
+    )
+    return j.select(
+        week=d - (d - _MONDAY) % 7,
+        friend=j.friend,
+        is_grid=is_grid,
+        **{f"has_{md}": j[f"n_{md}"] > 0 for md in MEMBER_MEDIA},
+        **{f"n_{md}": j[f"n_{md}"] for md in MEMBER_MEDIA},
+        **_features(j, d, response_days),
+    )
+
+
+def _member_medium_cells(grid: pd.DataFrame, touched: pd.DataFrame, medium: str) -> pd.DataFrame:
+    """The cells of a one-to-one medium from the engine's counts: touched units are those with a touch of
+    the medium; controls are the reachable weekly control days less those touched by it."""
+    key, sums = ["week", "rcode", "fcode"], ["units", "visited", "visits", "visits_sq"]
+    mine = touched[touched[f"has_{medium}"].astype(bool)]
+    hit = mine.groupby(key)[[*sums, f"n_{medium}"]].sum().rename(columns={f"n_{medium}": "touches"})
+    reach_grid, reach_hit = grid, mine[mine["is_grid"].astype(bool)]
+    if medium in FRIEND_MEDIA:
+        reach_grid, reach_hit = grid[grid["friend"] == 1], reach_hit[reach_hit["friend"] == 1]
+    control = reach_grid.groupby(key)[sums].sum().sub(reach_hit.groupby(key)[sums].sum(), fill_value=0)
+    control = control[control["units"] > 0].assign(touches=0)
+    out = pd.concat([hit.assign(role="touched"), control.assign(role="control")]).reset_index()
+    return pd.DataFrame(
+        {
+            "medium": medium,
+            "role": out["role"],
+            "stratum": [(_EPOCH + dt.timedelta(days=int(w))).isoformat() for w in out["week"]],
+            "recency_band": out["rcode"].map(dict(enumerate(_RECENCY_LABELS))),
+            "frequency_band": out["fcode"].map(dict(enumerate(_FREQUENCY_LABELS))),
+            "cluster": "",
+            **{c: out[c] for c in ("units", "touches", "visited", "visits", "visits_sq")},
+        }
+    )
+
+
+def _group_cells(
+    db: Store, v: ibis.Table, m: ibis.Table, mondays: list[dt.date], response_days: int
+) -> ibis.Table:
+    """Group-message cells: one unit per (member, group, weekly control day) with the member in the group
+    (and a member) that day; touched when the group sent a message that day. The group is the stratum,
+    the day the cluster (every member of a group shares that day's messages)."""
     gm = db.group_members
     s = gm.select(
         "group_id",
@@ -377,31 +449,57 @@ def _group_units(db: Store, u: ibis.Table, mondays: list[dt.date]) -> ibis.Table
         (present.join_day <= present.g_day)
         & (present.leave_day.isnull() | (present.leave_day > present.g_day))
     )
+    present = present.select("group_id", "member_id", day=present.g_day, g=_dayno(present.g_day))
+    mm = m.select(m_member="member_id", m_join="join_dn")
+    present = present.join(mm, [present.member_id == mm.m_member, mm.m_join <= present.g])
     t = db.touches
     t = t.filter(t.group_id.notnull()).mutate(day=calendar.local_day(t.sent_at))
     t = t.filter(t.day.isin(mondays)) if mondays else t.filter(ibis.literal(False))
     msgs = (
         t.group_by(["group_id", "day"]).aggregate(messages=t.count()).rename(m_group="group_id", m_day="day")
     )
-    j = present.left_join(msgs, [present.group_id == msgs.m_group, present.g_day == msgs.m_day])
-    j = j.select("member_id", "group_id", day=j.g_day, messages=j.messages.fill_null(0).cast("int64"))
-    outcome = u.filter(u.is_grid).select(o_member="member_id", o_day="day", post="post")
-    j = j.join(outcome, [j.member_id == outcome.o_member, j.day == outcome.o_day])
-    return j.drop("o_member", "o_day")
+    # Visits on days 1..response_days after each weekly control day: each visit counts for the Mondays
+    # in the response_days before it.
+    first, last = (_day_number(mondays[0]), _day_number(mondays[-1])) if mondays else (1, 0)
+    pv = v.select("member_id", vd=_dayno(v.day))
+    pv = pv.filter((pv.vd > first) & (pv.vd <= last + response_days))
+    low = ibis.greatest(first, _next_monday(pv.vd - response_days))
+    pv = pv.mutate(p_day=ibis.range(low, ibis.least(last, pv.vd - 1) + 1, 7).unnest())
+    post = pv.group_by(p_member="member_id", p_day="p_day").aggregate(post=pv.count())
+    j = present.left_join(msgs, [present.group_id == msgs.m_group, present.day == msgs.m_day])
+    j = j.left_join(post, [j.member_id == post.p_member, j.g == post.p_day])
+    j = j.mutate(messages=j.messages.fill_null(0).cast("int64"), post=j.post.fill_null(0))
+    out = j.group_by(
+        role=ibis.ifelse(j.messages > 0, "touched", "control"),
+        stratum=j.group_id.cast("string"),
+        cluster=j.day.strftime("%Y-%m-%d"),
+    ).aggregate(touches=j.messages.sum(), **_outcome_sums(j))
+    return out.mutate(medium=ibis.literal("group"), recency_band=ibis.literal("all"),
+                      frequency_band=ibis.literal("all"))  # fmt: skip
 
 
-def _band_expr(value, lows: tuple[int, ...], *, cap, none_label):
-    """Text band of an integer expression: 'a-b' for [a, b), 'a+' for the last band; nulls (no visit) and
-    values above ``cap`` get ``none_label``."""
-    cases = []
-    if none_label is not None:
-        cases.append((value.isnull(), none_label))
-        if cap is not None:
-            cases.append((value > cap, none_label))
-    for a, b in zip(lows, lows[1:], strict=False):
-        cases.append((value < b, f"{a}-{b - 1}" if b - 1 != a else f"{a}"))
-    last = f"{lows[-1]}-{cap}" if cap is not None else f"{lows[-1]}+"
-    return ibis.cases(*cases, else_=last)
+def _band_labels(lows: tuple[int, ...], *, cap, none_label) -> list[str]:
+    """The labels of the band codes of :func:`_band_code`: 'a-b' for [a, b), 'a+' for an open last band."""
+    labels = [none_label] if none_label is not None else []
+    labels += [f"{a}-{b - 1}" if b - 1 != a else f"{a}" for a, b in zip(lows, lows[1:], strict=False)]
+    labels.append(f"{lows[-1]}-{cap}" if cap is not None else f"{lows[-1]}+")
+    return labels
+
+
+def _band_code(value, lows: tuple[int, ...], *, cap):
+    """Band code of an integer expression, an index into :func:`_band_labels`; with a ``cap``, code 0 is
+    'none' (values above the cap)."""
+    cases, first = [], 0
+    if cap is not None:
+        cases.append((value > cap, 0))
+        first = 1
+    for i, b in enumerate(lows[1:]):
+        cases.append((value < b, first + i))
+    return ibis.cases(*cases, else_=first + len(lows) - 1).cast("int8")
+
+
+_RECENCY_LABELS = _band_labels(RECENCY_BANDS, cap=RECENCY_CAP_DAYS, none_label="none")
+_FREQUENCY_LABELS = _band_labels(FREQUENCY_BANDS, cap=None, none_label=None)
 
 
 # -- pandas: the stratified comparison ------------------------------------------------------------------
