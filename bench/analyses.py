@@ -75,17 +75,48 @@ SQL = {
         SELECT date_diff('day', first, last) AS lifetime,
                date_diff('day', last, DATE '{{as_of}}') > (SELECT t FROM t) AS churned, count(*) AS members
         FROM m GROUP BY 1, 2""",
+    # The lift returns, per arm, the moments of the window's outcomes with their pre-period covariates
+    # (CUPED), the pre-window outcomes (difference-in-differences), the last visit before the start and the
+    # campaign's coupons: the reference computes all of them (equal to the workbench's at 1M).
     "lift": """
-        WITH c AS (SELECT * FROM campaigns WHERE campaign_id = '{campaign}'),
-        a AS (SELECT s.member_id, s.arm FROM assignments s JOIN c USING (campaign_id)),
-        o AS (SELECT o.member_id, count(DISTINCT CAST(o.ordered_at AS DATE)) AS visits, sum(o.amount) AS revenue
-              FROM orders o JOIN a USING (member_id), c
-              WHERE o.ordered_at >= c.starts_at AND o.ordered_at < c.starts_at + to_days(c.outcome_window_days)
-              GROUP BY 1)
-        SELECT a.arm, count(*) AS n, count(o.member_id) AS converted, sum(coalesce(o.visits, 0)) AS visits,
-               sum(coalesce(o.visits, 0) ^ 2) AS visits_sq, sum(coalesce(o.revenue, 0)) AS revenue,
-               sum(coalesce(o.revenue, 0) ^ 2) AS revenue_sq
-        FROM a LEFT JOIN o USING (member_id) GROUP BY 1""",
+        WITH c AS (SELECT campaign_id, CAST(starts_at AS DATE) AS c_start,
+                          coalesce(CASE WHEN outcome_window_days > 0 THEN outcome_window_days END, 30) AS wd
+                   FROM campaigns WHERE campaign_id = '{campaign}'),
+        a AS (SELECT s.member_id, s.arm, coalesce(CAST(s.assigned_at AS DATE), c.c_start) AS s0, c.wd
+              FROM assignments s JOIN c USING (campaign_id)),
+        v AS (SELECT member_id, CAST(ordered_at AS DATE) AS d, sum(amount) AS amount, sum(discount) AS discount
+              FROM orders WHERE member_id IN (SELECT member_id FROM a) AND CAST(ordered_at AS DATE) <= DATE '{as_of}'
+              GROUP BY 1, 2),
+        j AS (SELECT a.member_id, a.arm, a.wd, date_diff('day', a.s0, v.d) AS off, v.amount,
+                     v.amount - (v.amount + v.discount) * 0.35 AS margin
+              FROM a LEFT JOIN v USING (member_id)),
+        p AS (SELECT member_id, arm,
+                     count(off) FILTER (WHERE off >= 0 AND off < wd) AS visits,
+                     coalesce(sum(amount) FILTER (WHERE off >= 0 AND off < wd), 0) AS revenue,
+                     coalesce(sum(margin) FILTER (WHERE off >= 0 AND off < wd), 0) AS margin,
+                     count(off) FILTER (WHERE off < 0 AND off >= -90) AS pre_visits,
+                     coalesce(sum(amount) FILTER (WHERE off < 0 AND off >= -90), 0) AS pre_revenue,
+                     coalesce(sum(margin) FILTER (WHERE off < 0 AND off >= -90), 0) AS pre_margin,
+                     count(off) FILTER (WHERE off < 0 AND off >= -wd) AS prewin_visits,
+                     coalesce(sum(amount) FILTER (WHERE off < 0 AND off >= -wd), 0) AS prewin_revenue,
+                     coalesce(sum(margin) FILTER (WHERE off < 0 AND off >= -wd), 0) AS prewin_margin,
+                     -max(off) FILTER (WHERE off < 0) AS days_since_last
+              FROM j GROUP BY 1, 2),
+        cp AS (SELECT k.member_id, count(*) AS issued, count(k.redeemed_at) AS redeemed,
+                      sum(CASE WHEN k.redeemed_at IS NOT NULL THEN coalesce(o.discount, k.face_value) ELSE 0 END) AS cost
+               FROM coupons k LEFT JOIN orders o USING (order_id) WHERE k.campaign_id = '{campaign}' GROUP BY 1)
+        SELECT arm, count(*) AS n,
+               sum((visits > 0)::INT) AS converted, sum(visits) AS visits, sum(visits * visits) AS visits_sq,
+               sum(pre_visits) AS x, sum(pre_visits * pre_visits) AS x_sq, sum(visits * pre_visits) AS xy,
+               sum((visits > 0)::INT * pre_visits) AS conv_xy,
+               sum(revenue) AS revenue, sum(revenue * revenue) AS revenue_sq, sum(pre_revenue) AS rx,
+               sum(pre_revenue * pre_revenue) AS rx_sq, sum(revenue * pre_revenue) AS rxy,
+               sum(margin) AS margin, sum(margin * margin) AS margin_sq, sum(pre_margin) AS mx,
+               sum(pre_margin * pre_margin) AS mx_sq, sum(margin * pre_margin) AS mxy,
+               sum(prewin_visits) AS pw_visits, sum((prewin_visits > 0)::INT) AS pw_converted,
+               sum(prewin_revenue) AS pw_revenue, sum(prewin_margin) AS pw_margin, count(days_since_last) AS seen_before,
+               sum(coalesce(issued, 0)) AS issued, sum(coalesce(redeemed, 0)) AS redeemed, sum(coalesce(cost, 0)) AS cost
+        FROM p LEFT JOIN cp USING (member_id) GROUP BY 1""",
     "lifecycle": f"""
         WITH v AS ({VISITS_SQL}),
         w AS (SELECT DISTINCT member_id, date_trunc('week', d) AS wk FROM v),
