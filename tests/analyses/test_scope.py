@@ -54,29 +54,41 @@ def test_a_store_without_orders_has_no_range_and_no_analysis_day(make_store, sto
 
 
 def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attributes(make_store, store_row):
-    # M2 joins at 00:30 on 8 January in Beijing, still 7 January in UTC: not in scope on the 7th.
+    # M2 joins at 00:30 on 8 January in Beijing, still 7 January in UTC: not in scope on the 7th. M4 has no
+    # join store: its home is the store of its first order (S2); M5 has neither: no home store, city
+    # 'unknown'. M4 and M5 have no join channel ('unknown').
     path = make_store(
         {
             "stores": [store_row(), store_row(store_id="S2", city="北京")],
             "members": [
-                {"member_id": "M1", "joined_at": "2026-01-05 00:10", "join_store_id": "S1"},
-                {"member_id": "M2", "joined_at": "2026-01-08 00:30", "join_store_id": "S2"},
-                {"member_id": "M3", "joined_at": "2026-01-06 12:00", "join_store_id": "S2"},
+                {"member_id": "M1", "joined_at": "2026-01-05 00:10", "join_store_id": "S1", "join_channel": "store_qr"},
+                {"member_id": "M2", "joined_at": "2026-01-08 00:30", "join_store_id": "S2", "join_channel": "store_qr"},
+                {"member_id": "M3", "joined_at": "2026-01-06 12:00", "join_store_id": "S2", "join_channel": "referral"},
+                {"member_id": "M4", "joined_at": "2026-01-06 12:00"},
+                {"member_id": "M5", "joined_at": "2026-01-06 12:00"},
             ],
             "orders": [
                 order("O1", "M1", "2026-01-05 12:00", 50.0),
                 order("O2", None, "2026-01-10 12:00", 30.0),
+                {**order("O3", "M4", "2026-01-06 13:00", 40.0), "store_id": "S2"},
+                order("O4", "M4", "2026-01-07 13:00", 40.0),
             ],
         }
-    )
+    )  # fmt: skip
     with wb.connect(path) as db:
-        for as_of, cities, expected in [
-            ("2026-01-07", None, {"M1", "M3"}),
-            ("2026-01-08", None, {"M1", "M2", "M3"}),
-            ("2026-01-08", ["北京"], {"M2", "M3"}),
+        for as_of, filters, expected in [
+            ("2026-01-07", {}, {"M1", "M3", "M4", "M5"}),
+            ("2026-01-08", {}, {"M1", "M2", "M3", "M4", "M5"}),
+            ("2026-01-08", {"cities": ["北京"]}, {"M2", "M3", "M4"}),
+            ("2026-01-08", {"stores": ["S2"]}, {"M2", "M3", "M4"}),
+            ("2026-01-08", {"stores": ["S1"]}, {"M1"}),
+            ("2026-01-08", {"cities": ["unknown"]}, {"M5"}),
+            ("2026-01-08", {"join_channels": ["unknown"]}, {"M4", "M5"}),
+            ("2026-01-08", {"stores": ["S2"], "join_channels": ["store_qr"]}, {"M2"}),
+            ("2026-01-07", {"cities": ["北京"], "join_channels": ["referral", "unknown"]}, {"M3", "M4"}),
         ]:
-            ids = scope.scoped_member_ids(db, as_of=dt.date.fromisoformat(as_of), cities=cities)
-            full = scope.scoped_members(db, as_of=dt.date.fromisoformat(as_of), cities=cities)
-            got = ids.to_pandas()["member_id"]
-            assert set(got) == expected and len(got) == len(expected)
-            assert set(full.to_pandas()["member_id"]) == expected
+            day = dt.date.fromisoformat(as_of)
+            got = scope.scoped_member_ids(db, as_of=day, **filters).to_pandas()["member_id"]
+            full = scope.scoped_members(db, as_of=day, **filters).to_pandas()["member_id"]
+            assert set(got) == expected and len(got) == len(expected), (as_of, filters)
+            assert set(full) == expected and len(full) == len(expected), (as_of, filters)

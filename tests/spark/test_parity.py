@@ -267,6 +267,18 @@ def test_weekly_kpis_are_the_same_on_spark(engines):
     assert_same(duck, spark, "weekly_kpis")
 
 
+def test_a_city_is_the_same_on_spark(engines):
+    # Home stores and the join day by instant (members joined by the end of the day in the chain's zone).
+    stores = engines[0].stores.select("city").to_pandas()
+    city = str(stores["city"].value_counts().index[0])
+    duck, spark = both(engines, weekly_kpis, cities=[city])
+    assert duck.kpis.set_index("kpi").loc["members", "value"] > 0
+    assert_same(duck, spark, "weekly_kpis")
+    duck, spark = both(engines, lifecycle, period="week", cities=[city])
+    assert duck.counts["members"].sum() > 0
+    assert_same(duck, spark, "lifecycle")
+
+
 def test_both_engines_read_the_same_as_of(engines):
     from workbench.analyses.scope import resolve_as_of
 

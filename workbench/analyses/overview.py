@@ -18,6 +18,7 @@ per week (or per week and store / channel / campaign).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import math
@@ -451,15 +452,17 @@ def weekly_kpi_trend(
     mondays = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     mondays = [d for d in mondays if d >= first_day]
     members, narrowed = _member_scope(db, as_of=as_of, **filters)
-    values = _weekly_values(
-        db,
-        mondays,
-        first_day=first_day,
-        members=members,
-        narrowed=narrowed,
-        coupon_weeks=_coupon_weeks(db, members if narrowed else None),
-        **filters,
-    )
+    # A narrowed scope is read by every query below: the engine works it out once.
+    with db.computed_once(members) if narrowed else contextlib.nullcontext(members) as members:
+        values = _weekly_values(
+            db,
+            mondays,
+            first_day=first_day,
+            members=members,
+            narrowed=narrowed,
+            coupon_weeks=_coupon_weeks(db, members if narrowed else None),
+            **filters,
+        )
     long = values.reset_index().melt(id_vars="week_start", var_name="kpi", value_name="value")
     long = long[long["kpi"].isin(KPIS)]
     long["order"] = long["kpi"].map({k: i for i, k in enumerate(KPIS)})
@@ -566,8 +569,10 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
     the joining week).
     """
     m = db.members
+    m = m.filter(
+        m.joined_at < calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)
+    )
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
-    m = m.filter(m.join_day <= calendar.date_literal(as_of))
     f = scope.first_visits(db, as_of=as_of)  # the first order's store is the first visit's store
     first = f.select(first_member="member_id", first_store_id="first_store_id")
     m = m.left_join(first, m.member_id == first.first_member)

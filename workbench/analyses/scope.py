@@ -192,13 +192,26 @@ def scoped_members(
 
 
 def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channels=None) -> ibis.Table:
-    """``member_id`` of the members :func:`scoped_members` keeps (an Ibis table). Without a filter that is
-    every member who joined by ``as_of``, read from the members table alone: no attribute is worked out."""
-    if stores or cities or join_channels:
-        t = scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
-        return t.select("member_id")
+    """``member_id`` of the members :func:`scoped_members` keeps (an Ibis table), working out only the
+    attributes the filters read: none without a filter (every member who joined by ``as_of``), the home
+    store (and its city) for ``stores`` / ``cities``; never the visit counts or groups of the others."""
     m = db.members
-    return m.filter(calendar.local_day(m.joined_at) <= calendar.date_literal(as_of)).select("member_id")
+    m = m.filter(
+        m.joined_at < calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)
+    )
+    if join_channels:
+        m = m.filter(m.join_channel.fill_null("unknown").isin([str(c) for c in _as_list(join_channels)]))
+    if stores or cities:
+        f = first_visits(db, as_of=as_of).select(f_member="member_id", f_store="first_store_id")
+        m = m.left_join(f, m.member_id == f.f_member)
+        m = m.mutate(home_store_id=m.join_store_id.coalesce(m.f_store))
+        if stores:
+            m = m.filter(m.home_store_id.isin([str(s) for s in _as_list(stores)]))
+        if cities:
+            s = db.stores.select(s_key="store_id", s_city="city")
+            m = m.left_join(s, m.home_store_id == s.s_key)
+            m = m.filter(m.s_city.fill_null("unknown").isin([str(c) for c in _as_list(cities)]))
+    return m.select("member_id")
 
 
 def first_visits(db: Store, *, as_of) -> ibis.Table:

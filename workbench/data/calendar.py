@@ -51,6 +51,13 @@ def local_day(ts: ir.TimestampValue) -> ir.DateValue:
     return ts.cast("date")
 
 
+def day_start(day, timezone: str) -> ir.TimestampScalar:
+    """The instant the local ``day`` begins in ``timezone``. ``ts < day_start(d + 1 day)`` keeps the
+    timestamps of local days up to d without working out the local day of each (the engine compares
+    instants, and skips blocks of rows by them)."""
+    return ibis.literal(pd.Timestamp(as_date(day), tz=timezone))
+
+
 def period_start(day: ir.DateValue, period: str) -> ir.DateValue:
     """First day of the day / ISO week (Monday) / month containing ``day``."""
     check_period(period)
