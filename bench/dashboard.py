@@ -13,6 +13,8 @@ Starts `workbench dashboard` on a free 127.0.0.1 port, opens each dashboard in D
                      it ahead into the shared results) -> redrawn (s)
   filter (prefetch)  after --prefetch-wait seconds, another value of the prefetch plan -> redrawn (s)
   filter (back)      back to the value the page opened on (cached) -> redrawn (s)
+  store (new)        overview: then a store (computed ahead only for chains of at most warm.MAX_STORES
+                     stores; on a bigger chain the page computes it) -> redrawn (s)
 
 With warming (the default) every filter value's results of the measured dashboards are first computed
 ahead (`workbench warm-dashboards`, what `workbench dashboard` starts in the background and cron runs
@@ -26,6 +28,7 @@ bench/results/dashboard-<store name>.md.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import socket
@@ -51,7 +54,10 @@ CHANGES = {
     "churn": (".wb-segment", "在社群中", "连接方式", "付费会员"),
     "campaigns": (".wb-campaign", -3, -2, -1),
 }
-COLUMNS = ("first figure", "all figures", "filter (new)", "filter (prefetch)", "filter (back)")
+# Then a store by option index: at 1M (more than warm.MAX_STORES stores) no store is computed ahead, so
+# the page computes it on demand.
+STORE_CHANGE = {"overview": (".wb-store", 108)}
+COLUMNS = ("first figure", "all figures", "filter (new)", "filter (prefetch)", "filter (back)", "store (new)")
 # Seconds to let preheated kernels run their notebook before the first page is opened.
 PREHEAT_WAIT_S = 90
 # Seconds a page is left alone before the prefetched value is chosen.
@@ -130,8 +136,9 @@ def measure(browser, base: str, name: str, prefetch_wait: float) -> dict[str, fl
     time.sleep(prefetch_wait)
     prefetched = change(page, selector, ahead)
     cached = change(page, selector, back)
+    store = change(page, *STORE_CHANGE[name]) if name in STORE_CHANGE else math.nan
     context.close()
-    return dict(zip(COLUMNS, (first, every, fresh, prefetched, cached), strict=True))
+    return dict(zip(COLUMNS, (first, every, fresh, prefetched, cached, store), strict=True))
 
 
 def main() -> None:
@@ -181,7 +188,10 @@ def main() -> None:
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)"
     )
     lines = [title, "", "| dashboard | " + " | ".join(COLUMNS) + " |", "|---" + "|---:" * len(COLUMNS) + "|"]
-    lines += [f"| {name} | " + " | ".join(f"{r[c]:.2f}" for c in COLUMNS) + " |" for name, r in rows.items()]
+    lines += [
+        f"| {name} | " + " | ".join("—" if math.isnan(r[c]) else f"{r[c]:.2f}" for c in COLUMNS) + " |"
+        for name, r in rows.items()
+    ]
     text = "\n".join(lines)
     print("\n" + text)
     results = Path(__file__).resolve().parent / "results" / f"dashboard-{Path(args.data).stem}.md"
