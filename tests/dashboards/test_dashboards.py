@@ -473,6 +473,36 @@ def test_background_prefetch_runs_beside_the_page_on_its_own_connection(week_db,
     assert dash.message == "" and dash.numbers["members"] == 1
 
 
+def test_a_page_needing_another_result_interrupts_the_prefetch_query(week_db):
+    # The kernel's two connections share the engine's worker threads: a page computing beside a long
+    # prefetch query would wait behind it. The page stops it instead, and draws its own result.
+    import threading
+
+    dash = overview_dashboard(week_db, lang="en", background=True, prefetch=True)
+    dash.wait(timeout=300, prefetch=True)
+    dash.cache = common.ResultCache()  # nothing computed yet, as in a new kernel
+    started, seen = threading.Event(), {}
+
+    def endless(db):
+        started.set()
+        try:
+            return db.backend.con.execute("SELECT count(*) FROM range(10000000000000)").fetchone()
+        except Exception as exc:
+            seen["error"] = type(exc).__name__
+            raise
+
+    job = dash._prefetcher.submit(dash.prefetch_items, [("endless", endless, {"db": week_db})])
+    try:
+        assert started.wait(60)
+        dash.controls["city"].value = "北京"
+        dash.wait(timeout=300)
+        assert dash.message == "" and dash.numbers["members"] == 1
+        assert job.result(timeout=60) == 0 and seen == {"error": "InterruptException"}
+        assert dash.prefetch_stops == 1 and not dash.cache.has("endless", db=week_db)
+    finally:  # never leave the query running, whatever failed
+        dash.prefetch_engine().backend.con.interrupt()
+
+
 def test_a_result_being_computed_by_another_thread_is_waited_for_not_recomputed():
     import threading
 

@@ -61,6 +61,8 @@ PREFETCH_LIMIT = 16
 # through values one after the other gets the machine to the page's own work (pandas in a prefetch
 # thread holds the GIL the page's thread needs).
 PREFETCH_IDLE_S = 2.0
+# Seconds a page waits at most for an interrupted prefetch to let go of the engine.
+STOP_PREFETCH_S = 2.0
 # Plotly's mime type; Voila renders it with the workbench-plotly extension (JupyterLab with plotly's own).
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 # Figure options for managers: no plotly logo, fit the page width.
@@ -456,8 +458,10 @@ class Dashboard(widgets.VBox):
         # thread of their own on a connection of their own, so a click never waits for them.
         self.prefetching = bool(background) if prefetch is None else bool(prefetch)
         self.prefetched = 0
+        self.prefetch_stops = 0  # prefetch queries stopped because the page needed another result
         self._prefetcher = None
         self._prefetch_db = None
+        self._prefetch_key = None  # the result the prefetch thread is computing
         if self.prefetching and background and getattr(self.db, "path", None) is not None:
             self._prefetcher = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="wb-prefetch", initializer=lowest_priority
@@ -551,8 +555,26 @@ class Dashboard(widgets.VBox):
         return pane
 
     def cached(self, name: str, fn: Callable, **params):
-        """Run analysis ``fn`` with ``params`` once per kernel; later calls with the same params are free."""
+        """Run analysis ``fn`` with ``params`` once per kernel; later calls with the same params are free.
+        A prefetch computing another result is stopped first (see :meth:`_stop_prefetch`)."""
+        if self._prefetch_key is not None and not self.cache.has(name, **params):
+            self._stop_prefetch((name, _freeze(params)))
         return self.cache.get(name, fn, **params)
+
+    def _stop_prefetch(self, needed) -> None:
+        """Interrupt the prefetch thread's query unless it computes ``needed``: both connections of the
+        kernel share the engine's worker threads, which take queries' work in turn, so a page computing
+        beside a prefetch would wait for it (at 1M, a second or more) whatever the threads' priorities.
+        The interrupted result is dropped and computed again when next wanted. An analysis runs several
+        queries, so this interrupts until the prefetch thread has left the result (at most STOP_PREFETCH_S)."""
+        con = getattr(getattr(self._prefetch_db, "backend", None), "con", None)
+        deadline = time.monotonic() + STOP_PREFETCH_S
+        stopped = False
+        while con is not None and self._prefetch_key not in (None, needed) and time.monotonic() < deadline:
+            con.interrupt()
+            stopped = True
+            time.sleep(0.01)
+        self.prefetch_stops += stopped
 
     def show_figure(self, name: str, fig: go.Figure) -> None:
         self.figures[name] = fig
@@ -649,13 +671,16 @@ class Dashboard(widgets.VBox):
                 break
             if self.cache.has(name, **params):
                 continue
+            self._prefetch_key = (name, _freeze(params))
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     self.cache.get(name, fn, _engine=self.prefetch_engine(), **params)
                 done += 1
-            except Exception:  # noqa: BLE001 - a prefetch never disturbs the page
+            except Exception:  # noqa: BLE001 - a prefetch never disturbs the page (nor does its interruption)
                 continue
+            finally:
+                self._prefetch_key = None
         self.prefetched += done
         return done
 
