@@ -503,6 +503,23 @@ def test_a_page_needing_another_result_interrupts_the_prefetch_query(week_db):
         dash.prefetch_engine().backend.con.interrupt()
 
 
+def test_a_preheated_kernel_prefetches_once_its_page_is_open(week_db, monkeypatch):
+    import threading
+
+    monkeypatch.setenv("VOILA_PREHEAT", "True")  # as Voila starts the kernels it runs ahead of visitors
+    monkeypatch.setattr(common, "PAGE_OPENED", threading.Event())
+    dash = overview_dashboard(week_db, lang="en", background=True, prefetch=True)
+    dash.wait(timeout=300, prefetch=True)
+    dash.cache = common.ResultCache()  # nothing computed yet
+    dash.refresh()
+    dash.wait(timeout=300, prefetch=True)
+    beijing = {**dash.state(), "city": "北京"}
+    assert dash.prefetched == 0 and not dash.cache.has("weekly_kpis", **dash.kpi_params(beijing))
+    common.page_opened()  # what a page's first request for the widgets' state does
+    dash.wait(timeout=300, prefetch=True)
+    assert dash.prefetched > 0 and dash.cache.has("weekly_kpis", **dash.kpi_params(beijing))
+
+
 def test_a_result_being_computed_by_another_thread_is_waited_for_not_recomputed():
     import threading
 

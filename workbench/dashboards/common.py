@@ -462,6 +462,7 @@ class Dashboard(widgets.VBox):
         self._prefetcher = None
         self._prefetch_db = None
         self._prefetch_key = None  # the result the prefetch thread is computing
+        self._prefetch_when_opened = None  # the render whose prefetch waits for a page (preheating)
         if self.prefetching and background and getattr(self.db, "path", None) is not None:
             self._prefetcher = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="wb-prefetch", initializer=lowest_priority
@@ -706,11 +707,26 @@ class Dashboard(widgets.VBox):
             render.result()
         except Exception:  # noqa: BLE001 - the render shows its own message
             return
+        # A kernel Voila runs ahead of the managers (preheating) prefetches once its page is open: the
+        # kernels of pages nobody has opened would otherwise take the machine from the pages in use.
+        if os.environ.get(VOILA_PREHEAT_ENV) == "True" and not PAGE_OPENED.is_set():
+            self._prefetch_when_opened = ticket
+            if PAGE_OPENED.is_set():  # opened meanwhile
+                self._page_opened()
+            return
         deadline = time.monotonic() + PREFETCH_IDLE_S
         while ticket == self._requested and time.monotonic() < deadline:
             time.sleep(0.1)
         if ticket == self._requested and not self.message:
             self.prefetch(ticket=ticket)
+
+    def _page_opened(self) -> None:
+        """A page opened this kernel: run the prefetch a preheating kernel put off, if still current."""
+        ticket, self._prefetch_when_opened = self._prefetch_when_opened, None
+        if ticket is not None and ticket == self._requested and self._prefetcher is not None:
+            done = Future()
+            done.set_result(None)
+            self._prefetcher.submit(self._prefetch_after, done, ticket)
 
     def prefetch_engine(self):
         """The Store the prefetch thread computes on: a second read-only connection to the same file
@@ -817,6 +833,10 @@ def _in_kernel() -> bool:
 
 # Dashboards of this kernel drawing from threads (the worker, the campaigns' table from the prefetch).
 _LIVE: weakref.WeakSet = weakref.WeakSet()
+# Set by Voila in the kernels it runs ahead of the managers ("True"), for the kernel's whole life.
+VOILA_PREHEAT_ENV = "VOILA_PREHEAT"
+# Set once a page has asked this kernel for its widgets (a manager opened it).
+PAGE_OPENED = threading.Event()
 _HOOKED = False
 # Seconds after a page asked for the widgets' state at which every widget changed since is sent again.
 RESEND_AFTER_S = (1.0, 3.0, 10.0)
@@ -852,11 +872,20 @@ def _control_comm_msg(msg) -> None:
     widgets.Widget._handle_control_comm_msg(msg)
     if msg["content"]["data"].get("method") != "request_states":
         return
+    page_opened()
     for delay in RESEND_AFTER_S:
         for dash, states in sent:
             timer = threading.Timer(delay, _resend_changed, args=(states,), kwargs={"lock": dash._lock})
             timer.daemon = True
             timer.start()
+
+
+def page_opened() -> None:
+    """A page asked this kernel for its widgets: the prefetches a preheating kernel put off start."""
+    if not PAGE_OPENED.is_set():
+        PAGE_OPENED.set()
+        for dash in list(_LIVE):
+            dash._page_opened()
 
 
 def _resend_changed(states: list, *, lock=None) -> int:
