@@ -56,7 +56,8 @@ def test_a_store_without_orders_has_no_range_and_no_analysis_day(make_store, sto
 def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attributes(make_store, store_row):
     # M2 joins at 00:30 on 8 January in Beijing, still 7 January in UTC: not in scope on the 7th. M4 has no
     # join store: its home is the store of its first order (S2); M5 has neither: no home store, city
-    # 'unknown'. M4 and M5 have no join channel ('unknown').
+    # 'unknown'. M4 and M5 have no join channel ('unknown'). M6 joined at S1 and first ordered at S2: its
+    # home is S1.
     path = make_store(
         {
             "stores": [store_row(), store_row(store_id="S2", city="北京")],
@@ -66,22 +67,24 @@ def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attribute
                 {"member_id": "M3", "joined_at": "2026-01-06 12:00", "join_store_id": "S2", "join_channel": "referral"},
                 {"member_id": "M4", "joined_at": "2026-01-06 12:00"},
                 {"member_id": "M5", "joined_at": "2026-01-06 12:00"},
+                {"member_id": "M6", "joined_at": "2026-01-06 12:00", "join_store_id": "S1", "join_channel": "store_qr"},
             ],
             "orders": [
                 order("O1", "M1", "2026-01-05 12:00", 50.0),
                 order("O2", None, "2026-01-10 12:00", 30.0),
                 {**order("O3", "M4", "2026-01-06 13:00", 40.0), "store_id": "S2"},
                 order("O4", "M4", "2026-01-07 13:00", 40.0),
+                {**order("O5", "M6", "2026-01-06 13:00", 40.0), "store_id": "S2"},
             ],
         }
     )  # fmt: skip
     with wb.connect(path) as db:
         for as_of, filters, expected in [
-            ("2026-01-07", {}, {"M1", "M3", "M4", "M5"}),
-            ("2026-01-08", {}, {"M1", "M2", "M3", "M4", "M5"}),
+            ("2026-01-07", {}, {"M1", "M3", "M4", "M5", "M6"}),
+            ("2026-01-08", {}, {"M1", "M2", "M3", "M4", "M5", "M6"}),
             ("2026-01-08", {"cities": ["北京"]}, {"M2", "M3", "M4"}),
             ("2026-01-08", {"stores": ["S2"]}, {"M2", "M3", "M4"}),
-            ("2026-01-08", {"stores": ["S1"]}, {"M1"}),
+            ("2026-01-08", {"stores": ["S1"]}, {"M1", "M6"}),
             ("2026-01-08", {"cities": ["unknown"]}, {"M5"}),
             ("2026-01-08", {"join_channels": ["unknown"]}, {"M4", "M5"}),
             ("2026-01-08", {"stores": ["S2"], "join_channels": ["store_qr"]}, {"M2"}),

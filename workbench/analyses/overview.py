@@ -572,6 +572,8 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
     m = m.filter(
         m.joined_at < calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)
     )
+    if stores or cities:
+        m = scope.at_home_stores(db, m, as_of=as_of, stores=stores, cities=cities)
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
     f = scope.first_visits(db, as_of=as_of)  # the first order's store is the first visit's store
     first = f.select(first_member="member_id", first_store_id="first_store_id")

@@ -202,6 +202,7 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
     if join_channels:
         m = m.filter(m.join_channel.fill_null("unknown").isin([str(c) for c in _as_list(join_channels)]))
     if stores or cities:
+        m = at_home_stores(db, m, as_of=as_of, stores=stores, cities=cities)
         f = first_visits(db, as_of=as_of).select(f_member="member_id", f_store="first_store_id")
         m = m.left_join(f, m.member_id == f.f_member)
         m = m.mutate(home_store_id=m.join_store_id.coalesce(m.f_store))
@@ -212,6 +213,27 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
             m = m.left_join(s, m.home_store_id == s.s_key)
             m = m.filter(m.s_city.fill_null("unknown").isin([str(c) for c in _as_list(cities)]))
     return m.select("member_id")
+
+
+def at_home_stores(db: Store, members: ibis.Table, *, as_of, stores=None, cities=None) -> ibis.Table:
+    """``members`` (a members table) narrowed before their home store is worked out: those who joined at
+    one of ``stores`` (or a store of ``cities``), or joined at none and first visited one. A superset of
+    the members whose home store (city) matches, which the caller still filters exactly; the engine then
+    joins the first visits of a few members, not of all. Unchanged when ``cities`` asks for 'unknown'."""
+    if stores:
+        wanted = [str(x) for x in _as_list(stores)]
+    else:
+        cities = [str(c) for c in _as_list(cities)]
+        if not cities or "unknown" in cities:
+            return members
+        s = db.stores
+        wanted = s.filter(s.city.isin(cities)).select("store_id").to_pandas()["store_id"].astype(str).tolist()
+    f = first_visits(db, as_of=as_of)
+    first_there = f.filter(f.first_store_id.isin(wanted)).member_id
+    return members.filter(
+        members.join_store_id.isin(wanted)
+        | (members.join_store_id.isnull() & members.member_id.isin(first_there))
+    )
 
 
 def first_visits(db: Store, *, as_of) -> ibis.Table:
