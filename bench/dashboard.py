@@ -14,7 +14,9 @@ Starts `workbench dashboard` on a free 127.0.0.1 port, opens each dashboard in D
   filter (prefetch)  after --prefetch-wait seconds, another value of the prefetch plan -> redrawn (s)
   filter (back)      back to the value the page opened on (cached) -> redrawn (s)
   store (new)        overview: then a store (computed ahead only for chains of at most warm.MAX_STORES
-                     stores; on a bigger chain the page computes it) -> redrawn (s)
+                     stores; on a bigger chain the page computes it, the first in a kernel that has
+                     read everything else from the shared results) -> redrawn (s)
+  store (next)       then another store -> redrawn (s)
 
 With warming (the default) every filter value's results of the measured dashboards are first computed
 ahead (`workbench warm-dashboards`, what `workbench dashboard` starts in the background and cron runs
@@ -56,8 +58,11 @@ CHANGES = {
 }
 # Then a store by option index: at 1M (more than warm.MAX_STORES stores) no store is computed ahead, so
 # the page computes it on demand.
-STORE_CHANGE = {"overview": (".wb-store", 108)}
-COLUMNS = ("first figure", "all figures", "filter (new)", "filter (prefetch)", "filter (back)", "store (new)")
+STORE_CHANGE = {"overview": (".wb-store", 108, 1109)}
+COLUMNS = (
+    "first figure", "all figures", "filter (new)", "filter (prefetch)", "filter (back)", "store (new)",
+    "store (next)",
+)  # fmt: skip
 # Seconds to let preheated kernels run their notebook before the first page is opened.
 PREHEAT_WAIT_S = 90
 # Seconds a page is left alone before the prefetched value is chosen.
@@ -136,9 +141,12 @@ def measure(browser, base: str, name: str, prefetch_wait: float) -> dict[str, fl
     time.sleep(prefetch_wait)
     prefetched = change(page, selector, ahead)
     cached = change(page, selector, back)
-    store = change(page, *STORE_CHANGE[name]) if name in STORE_CHANGE else math.nan
+    store = following = math.nan
+    if name in STORE_CHANGE:
+        control, one, other = STORE_CHANGE[name]
+        store, following = change(page, control, one), change(page, control, other)
     context.close()
-    return dict(zip(COLUMNS, (first, every, fresh, prefetched, cached, store), strict=True))
+    return dict(zip(COLUMNS, (first, every, fresh, prefetched, cached, store, following), strict=True))
 
 
 def main() -> None:
