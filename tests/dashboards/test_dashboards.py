@@ -520,6 +520,17 @@ def test_a_preheated_kernel_prefetches_once_its_page_is_open(week_db, monkeypatc
     assert dash.prefetched > 0 and dash.cache.has("weekly_kpis", **dash.kpi_params(beijing))
 
 
+def test_a_result_another_kernel_shared_is_at_hand_without_the_engine(tmp_path):
+    from workbench.dashboards.shared_results import SharedResults
+
+    calls = []
+    mine, other = (common.ResultCache(shared=SharedResults(tmp_path)) for _ in range(2))
+    assert not mine.at_hand("x", a=1)
+    other.get("x", lambda **kw: calls.append(kw) or "value", a=1)
+    assert mine.at_hand("x", a=1) and not mine.has("x", a=1) and not mine.at_hand("x", a=2)
+    assert mine.get("x", lambda **kw: calls.append(kw) or "again", a=1) == "value" and len(calls) == 1
+
+
 def test_a_result_being_computed_by_another_thread_is_waited_for_not_recomputed():
     import threading
 

@@ -258,6 +258,13 @@ class ResultCache:
         with self._lock:
             return (name, _freeze(params)) in self._items
 
+    def at_hand(self, name: str, **params) -> bool:
+        """Held here or written to the shared results: getting it takes no engine time."""
+        if self.has(name, **params):
+            return True
+        target = None if self.shared is None else self.shared.file(name, _freeze(params, stable=True))
+        return target is not None and target.exists()
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -557,8 +564,9 @@ class Dashboard(widgets.VBox):
 
     def cached(self, name: str, fn: Callable, **params):
         """Run analysis ``fn`` with ``params`` once per kernel; later calls with the same params are free.
-        A prefetch computing another result is stopped first (see :meth:`_stop_prefetch`)."""
-        if self._prefetch_key is not None and not self.cache.has(name, **params):
+        When the result is not at hand, a prefetch computing another one is stopped first (see
+        :meth:`_stop_prefetch`)."""
+        if self._prefetch_key is not None and not self.cache.at_hand(name, **params):
             self._stop_prefetch((name, _freeze(params)))
         return self.cache.get(name, fn, **params)
 
