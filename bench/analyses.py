@@ -9,7 +9,8 @@ the call runs ``--repeats`` times after the store is opened and the median wall 
 
 For each analysis:
   workbench  the public call a notebook makes (engine aggregation + statistics in Python)
-  SQL        one hand-written DuckDB query giving the same counts: the engine's floor
+  SQL        one hand-written DuckDB query giving the same counts, fetched as an Arrow table: the
+             engine's floor
   pandas     the recipe an analyst would write: read the member orders into pandas, then groupby
              (timed once: it is the slow one)
 
@@ -124,13 +125,75 @@ SQL = {
         SELECT wk, CASE WHEN prev IS NULL THEN 'new' WHEN date_diff('day', prev, wk) <= 7 THEN 'active'
                         ELSE 'returning' END AS state, count(*) AS members
         FROM l GROUP BY 1, 2""",
-    "segments": f"""
-        WITH v AS ({VISITS_SQL}),
-        m AS (SELECT member_id, date_diff('day', max(d), DATE '{{as_of}}') AS r, count(*) AS f, sum(amount) AS mo,
-                     avg(cp::INT) AS ps
-              FROM v WHERE d > DATE '{{as_of}}' - INTERVAL 365 DAY GROUP BY 1)
-        SELECT member_id, r, f, mo, ps, ntile(5) OVER (ORDER BY r DESC) AS rs, ntile(5) OVER (ORDER BY f) AS fs,
-               ntile(5) OVER (ORDER BY mo) AS ms FROM m""",
+    # The segments return one row per member: the RFM aggregates and scores, the class and every tag,
+    # the favourite store and city, the home store, VIP and group flags: the reference computes all of them
+    # (every column equal to member_tags': tests/analyses/test_segments.py on a simulated chain).
+    "segments": """
+        WITH v AS (SELECT member_id, CAST(ordered_at AS DATE) AS d, arg_min(store_id, ordered_at) AS store_id,
+                          sum(amount) AS amount, bool_or(coupon_id IS NOT NULL) AS cp
+                   FROM orders WHERE member_id IS NOT NULL AND CAST(ordered_at AS DATE) <= DATE '{as_of}'
+                   GROUP BY 1, 2),
+        vw AS (SELECT v.*, v.d > DATE '{as_of}' - 365 AS w, coalesce(s.city, 'unknown') AS vcity
+               FROM v LEFT JOIN stores s USING (store_id)),
+        per AS (SELECT member_id, min(d) AS first_visit_day, max(d) AS last_visit_day, count(*) AS lifetime_visits,
+                       count(*) FILTER (WHERE w) AS frequency, coalesce(sum(amount) FILTER (WHERE w), 0) AS monetary,
+                       count(*) FILTER (WHERE w AND cp) AS coupon_visits, arg_min(store_id, d) AS first_store_id
+                FROM vw GROUP BY 1),
+        fs AS (SELECT member_id, store_id AS favourite_store_id
+               FROM (SELECT member_id, store_id, count(*) FILTER (WHERE w) AS wv, count(*) AS av, max(d) AS latest
+                     FROM vw GROUP BY 1, 2)
+               QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY wv DESC, av DESC, latest DESC, store_id) = 1),
+        fc AS (SELECT member_id, vcity AS favourite_city
+               FROM (SELECT member_id, vcity, count(*) FILTER (WHERE w) AS wv, count(*) AS av, max(d) AS latest
+                     FROM vw GROUP BY 1, 2)
+               QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY wv DESC, av DESC, latest DESC, vcity) = 1),
+        g AS (SELECT DISTINCT member_id FROM group_members WHERE CAST(joined_at AS DATE) <= DATE '{as_of}'),
+        m AS (SELECT mb.member_id, CAST(mb.joined_at AS DATE) AS join_day, coalesce(mb.join_channel, 'unknown') AS join_channel,
+                     coalesce(CAST(mb.vip_since AS DATE) <= DATE '{as_of}', false) AS vip, g.member_id IS NOT NULL AS in_group,
+                     coalesce(mb.join_store_id, per.first_store_id) AS home_store_id, mb.birthday_md,
+                     per.first_visit_day, per.last_visit_day, coalesce(per.lifetime_visits, 0) AS lifetime_visits,
+                     coalesce(per.frequency, 0) AS frequency, coalesce(per.monetary, 0) AS monetary,
+                     coalesce(per.coupon_visits, 0) AS coupon_visits, fs.favourite_store_id, fc.favourite_city
+              FROM members mb LEFT JOIN per USING (member_id) LEFT JOIN fs USING (member_id)
+                   LEFT JOIN fc USING (member_id) LEFT JOIN g USING (member_id)
+              WHERE CAST(mb.joined_at AS DATE) <= DATE '{as_of}'),
+        r AS (SELECT m.*, coalesce(s.city, 'unknown') AS city, frequency > 0 AS active,
+                     date_diff('day', last_visit_day, DATE '{as_of}') AS recency_days,
+                     CASE WHEN frequency > 0 THEN monetary / frequency END AS avg_ticket,
+                     CASE WHEN frequency > 0 THEN frequency / greatest(date_diff('day',
+                          greatest(first_visit_day, DATE '{as_of}' - 364), DATE '{as_of}') + 1, 30) * (365.25 / 12)
+                          ELSE 0 END AS visits_per_month,
+                     CASE WHEN frequency > 0 THEN coupon_visits / frequency END AS price_sensitivity,
+                     1 + (5 * (rank() OVER (PARTITION BY frequency > 0 ORDER BY recency_days DESC) - 1))
+                         // count(*) OVER (PARTITION BY frequency > 0) AS rs,
+                     1 + (5 * (rank() OVER (PARTITION BY frequency > 0 ORDER BY frequency) - 1))
+                         // count(*) OVER (PARTITION BY frequency > 0) AS fs_,
+                     1 + (5 * (rank() OVER (PARTITION BY frequency > 0 ORDER BY monetary) - 1))
+                         // count(*) OVER (PARTITION BY frequency > 0) AS ms
+              FROM m LEFT JOIN stores s ON s.store_id = m.home_store_id),
+        k AS (SELECT avg(rs) AS rc, avg(fs_) AS fc, avg(ms) AS mc,
+                     quantile_cont(avg_ticket, 1 / 3) AS lo, quantile_cont(avg_ticket, 2 / 3) AS hi
+              FROM r WHERE active),
+        sc AS (SELECT r.*, k.*,
+                      CASE WHEN active THEN rs WHEN last_visit_day IS NOT NULL THEN 1 END AS r_score,
+                      CASE WHEN active THEN fs_ WHEN last_visit_day IS NOT NULL THEN 1 END AS f_score,
+                      CASE WHEN active THEN ms WHEN last_visit_day IS NOT NULL THEN 1 END AS m_score
+               FROM r, k)
+        SELECT member_id, join_day, join_channel, vip, in_group, home_store_id, city, birthday_md, first_visit_day,
+               last_visit_day, recency_days, lifetime_visits, frequency, monetary, avg_ticket, visits_per_month,
+               r_score, f_score, m_score,
+               CASE WHEN last_visit_day IS NULL THEN 'no_visit'
+                    ELSE CASE WHEN m_score > mc THEN 'important_' ELSE 'general_' END
+                      || CASE WHEN r_score > rc AND f_score > fc THEN 'value' WHEN f_score > fc THEN 'retention'
+                              WHEN r_score > rc THEN 'development' ELSE 'win_back' END END AS rfm_class,
+               CASE WHEN NOT active THEN 'inactive' WHEN avg_ticket >= hi THEN 'high' WHEN avg_ticket >= lo THEN 'medium'
+                    ELSE 'low' END AS spending_power,
+               CASE WHEN NOT active THEN 'inactive' WHEN lifetime_visits = 1 THEN 'one_off'
+                    WHEN visits_per_month >= 2.0 THEN 'high' WHEN visits_per_month >= 0.5 THEN 'medium'
+                    ELSE 'low' END AS frequency_tier,
+               coupon_visits, price_sensitivity, coalesce(price_sensitivity >= 1 / 3, false) AS price_sensitive,
+               favourite_store_id, favourite_city
+        FROM sc ORDER BY member_id""",
     "pareto": f"""
         WITH v AS ({VISITS_SQL}),
         m AS (SELECT member_id, sum(amount) AS rev FROM v GROUP BY 1 HAVING sum(amount) > 0)
@@ -228,7 +291,7 @@ for _ in range(repeats):
     if kind == "workbench":
         result = eval(code, {"wb": wb, "db": db, "as_of": as_of, "campaign": campaign})
     elif kind == "sql":
-        con.execute(code.format(as_of=as_of.isoformat(), campaign=campaign)).fetchall()
+        con.execute(code.format(as_of=as_of.isoformat(), campaign=campaign)).to_arrow_table()
     else:
         exec(code, {"con": con, "pd": pd, "np": np, "as_of": as_of, "tz": tz})
     times.append(time.perf_counter() - t)

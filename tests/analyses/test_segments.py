@@ -637,3 +637,32 @@ def test_simulated_frequency_and_monetary_match_an_independent_count(simulated):
     assert tags.class_summary().members.sum() == len(tags.members)
     r = got.r_score.value_counts(normalize=True)
     assert r.between(0.15, 0.25).all()
+
+
+def test_the_benchmarks_sql_reference_computes_the_same_member_rows(simulated):
+    """bench/analyses.py times member_tags against one hand-written SQL query: it is a floor for the
+    analysis only if it computes the same result, every column of every member."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "analyses.py"
+    spec = importlib.util.spec_from_file_location("bench_analyses", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    db, tags, _ = simulated
+    as_of = tags.params["as_of"]
+    sql = bench.SQL["segments"].format(as_of=as_of.isoformat(), campaign=None)
+    ref = db.backend.con.execute(sql).to_arrow_table().to_pandas().set_index("member_id")
+    got = tags.members.set_index("member_id")
+    assert list(ref.index) == list(got.index)
+    assert set(ref.columns) == set(got.columns)
+    for column in got.columns:
+        a, b = got[column], ref[column]
+        if column.endswith("_day"):
+            a, b = pd.to_datetime(a), pd.to_datetime(b)
+        if a.dtype.kind in "fiu" or str(a.dtype) in ("Int64", "Float64"):
+            np.testing.assert_allclose(a.astype("float64"), b.astype("float64"), rtol=1e-9, err_msg=column)
+        else:
+            same = (a.astype(object) == b.astype(object)) | (a.isna() & b.isna())
+            assert same.all(), (column, a[~same].head(), b[~same].head())
+    assert (got["rfm_class"] != "no_visit").sum() > 1_000  # the comparison covers scored members
