@@ -13,9 +13,9 @@ Starts `workbench dashboard` on a free 127.0.0.1 port, opens each dashboard in D
                      it ahead into the shared results) -> redrawn (s)
   filter (prefetch)  after --prefetch-wait seconds, another value of the prefetch plan -> redrawn (s)
   filter (back)      back to the value the page opened on (cached) -> redrawn (s)
-  store (new)        overview: then a store (computed ahead only for chains of at most warm.MAX_STORES
-                     stores; on a bigger chain the page computes it, the first in a kernel that has
-                     read everything else from the shared results) -> redrawn (s)
+  store (new)        overview, cohorts, churn: then a store (computed ahead only for chains of at most
+                     warm.MAX_STORES stores; on a bigger chain the page computes it, the first in a kernel
+                     that has read everything else from the shared results) -> redrawn (s)
   store (next)       then another store -> redrawn (s)
 
 With warming (the default) every filter value's results of the measured dashboards are first computed
@@ -58,7 +58,7 @@ CHANGES = {
 }
 # Then a store by option index: at 1M (more than warm.MAX_STORES stores) no store is computed ahead, so
 # the page computes it on demand.
-STORE_CHANGE = {"overview": (".wb-store", 108, 1109)}
+STORE_CHANGE = {name: (".wb-store", 108, 1109) for name in ("overview", "cohorts", "churn")}
 COLUMNS = (
     "first figure", "all figures", "filter (new)", "filter (prefetch)", "filter (back)", "store (new)",
     "store (next)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 import workbench as wb
@@ -67,8 +68,13 @@ def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attribute
                 {"member_id": "M3", "joined_at": "2026-01-06 12:00", "join_store_id": "S2", "join_channel": "referral"},
                 {"member_id": "M4", "joined_at": "2026-01-06 12:00"},
                 {"member_id": "M5", "joined_at": "2026-01-06 12:00"},
-                {"member_id": "M6", "joined_at": "2026-01-06 12:00", "join_store_id": "S1", "join_channel": "store_qr"},
+                {"member_id": "M6", "joined_at": "2026-01-06 12:00", "join_store_id": "S1", "join_channel": "store_qr",
+                 "vip_since": "2026-01-07 08:00"},
             ],
+            # M4 joins a group on the 8th at 00:30 in Beijing (the 7th in UTC): in a group as of the 8th only.
+            "groups": [{"group_id": "G1", "kind": "store", "store_id": "S2"}],
+            "group_members": [{"group_id": "G1", "member_id": "M4", "joined_at": "2026-01-08 00:30"},
+                              {"group_id": "G1", "member_id": "M3", "joined_at": "2026-01-06 13:00"}],
             "orders": [
                 order("O1", "M1", "2026-01-05 12:00", 50.0),
                 order("O2", None, "2026-01-10 12:00", 30.0),
@@ -95,3 +101,22 @@ def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attribute
             full = scope.scoped_members(db, as_of=day, **filters).to_pandas()["member_id"]
             assert set(got) == expected and len(got) == len(expected), (as_of, filters)
             assert set(full) == expected and len(full) == len(expected), (as_of, filters)
+            # A store or city works out the attributes of its members only: the same as for everyone.
+            narrowed = scope.scoped_members(db, as_of=day, **filters).to_pandas().drop(columns="segment")
+            every = scope.member_attributes(db, as_of=day).to_pandas()
+            every = every[every["member_id"].isin(expected)]
+            pd.testing.assert_frame_equal(
+                narrowed.sort_values("member_id", ignore_index=True),
+                every.sort_values("member_id", ignore_index=True),
+            )
+            flags = every.set_index("member_id")
+            if "M4" in expected:  # joined the group after the 7th ended in Beijing
+                assert flags.loc["M4", "in_group"] == (as_of == "2026-01-08")
+                assert flags.loc["M4", "visits"] == 2
+            if "M6" in expected:
+                assert flags.loc["M6", "vip"] and not flags.loc["M1", "vip"]
+            # Rows of the members in scope: e.g. their orders' visits, and nobody else's.
+            visits = scope.of_members_in_scope(db, db.orders, as_of=day, **filters).to_pandas()
+            placed = {"O1": "M1", "O3": "M4", "O4": "M4", "O5": "M6"}
+            want = {o for o, m in placed.items() if m in expected} | ({"O2"} if not filters else set())
+            assert set(visits["order_id"]) == want, (as_of, filters)

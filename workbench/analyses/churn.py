@@ -552,6 +552,9 @@ def _lifetimes_expr(db, *, as_of, threshold_days, segment_by, stores, cities, jo
         db, as_of=as_of, segment_by=segment_by, stores=stores, cities=cities, join_channels=join_channels
     )
     v = member_visits(db, as_of=as_of)
+    v = scope.of_members_in_scope(
+        db, v, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels
+    )
     per = v.group_by("member_id").aggregate(
         v_first=v.day.min(), last_day=v.day.max(), v_visits=v.count(), revenue=v.amount.sum()
     )

@@ -89,8 +89,9 @@ def _meta(db: Store) -> dict[str, str]:
     return {}
 
 
-def member_attributes(db: Store, *, as_of) -> ibis.Table:
-    """One row per member who joined by ``as_of``, with the attributes analyses split by.
+def member_attributes(db: Store, *, as_of, members: ibis.Table | None = None) -> ibis.Table:
+    """One row per member who joined by ``as_of``, with the attributes analyses split by; ``members``: a
+    narrowed members table (same columns) to work the attributes out for those members only.
 
     Columns:
       member_id, joined_at, join_day (local date)
@@ -109,11 +110,16 @@ def member_attributes(db: Store, *, as_of) -> ibis.Table:
     from workbench.data.visits import visits as member_visits
 
     day = calendar.date_literal(as_of)
-    m = db.members
+    # Instants, not local days, are compared: the engine then works out no local day of rows it drops.
+    day_after = calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)
+    m = db.members if members is None else members
+    m = m.filter(m.joined_at < day_after)
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
-    m = m.filter(m.join_day <= day)
     v = member_visits(db, as_of=as_of)
     first = first_visits(db, as_of=as_of)
+    if members is not None:  # count the visits of these members only, not of every member
+        v = v.filter(v.member_id.isin(m.member_id))
+        first = first.filter(first.member_id.isin(m.member_id))
     counts = v.group_by("member_id").aggregate(
         visits=v.count(), coupon_visits=v.coupon_used.cast("int64").sum()
     )
@@ -125,8 +131,10 @@ def member_attributes(db: Store, *, as_of) -> ibis.Table:
     in_group = ibis.literal(False)
     if db.has("group_members"):
         gm = db.group_members
+        if members is not None:
+            gm = gm.filter(gm.member_id.isin(m.member_id))
         joined = (
-            gm.filter(calendar.local_day(gm.joined_at) <= day)
+            gm.filter(gm.joined_at < day_after)
             .select(gm_member="member_id")
             .distinct()
             .mutate(in_group_flag=ibis.literal(True))
@@ -181,7 +189,12 @@ def scoped_members(
     more column (e.g. a latent flag, a tag from a CRM export); ``None`` puts every member in segment 'all'.
     Members missing from a segment frame get segment 'unknown'. The segment is text.
     """
-    t = member_attributes(db, as_of=as_of)
+    narrowed = None
+    if stores or cities:  # a superset of the members of these stores first: their attributes only
+        every = db.members
+        narrowed = at_home_stores(db, every, as_of=as_of, stores=stores, cities=cities)
+        narrowed = None if narrowed is every else narrowed
+    t = member_attributes(db, as_of=as_of, members=narrowed)
     if stores:
         t = t.filter(t.home_store_id.isin([str(s) for s in _as_list(stores)]))
     if cities:
@@ -213,6 +226,16 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
             m = m.left_join(s, m.home_store_id == s.s_key)
             m = m.filter(m.s_city.fill_null("unknown").isin([str(c) for c in _as_list(cities)]))
     return m.select("member_id")
+
+
+def of_members_in_scope(db: Store, rows: ibis.Table, *, as_of, stores=None, cities=None, join_channels=None):
+    """``rows`` (any table with ``member_id``, e.g. the visits) of the members in scope only, when a filter
+    narrows them (a semi-join on :func:`scoped_member_ids`); ``rows`` unchanged without a filter. Aggregate
+    per member after this, not before: a store's few hundred members, not a million."""
+    if not (stores or cities or join_channels):
+        return rows
+    ids = scoped_member_ids(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
+    return rows.filter(rows.member_id.isin(ids.member_id))
 
 
 def at_home_stores(db: Store, members: ibis.Table, *, as_of, stores=None, cities=None) -> ibis.Table:
