@@ -115,8 +115,12 @@ def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attribute
                 assert flags.loc["M4", "visits"] == 2
             if "M6" in expected:
                 assert flags.loc["M6", "vip"] and not flags.loc["M1", "vip"]
-            # Rows of the members in scope: e.g. their orders' visits, and nobody else's.
-            visits = scope.of_members_in_scope(db, db.orders, as_of=day, **filters).to_pandas()
-            placed = {"O1": "M1", "O3": "M4", "O4": "M4", "O5": "M6"}
-            want = {o for o, m in placed.items() if m in expected} | ({"O2"} if not filters else set())
-            assert set(visits["order_id"]) == want, (as_of, filters)
+            # Rows of the members a store or city keeps (their orders here), and nobody else's; every row
+            # without such a filter, or for the city 'unknown' (no store to narrow by).
+            narrowing = {k: v for k, v in filters.items() if k != "join_channels"}
+            rows = scope.of_members_in_scope(db, db.orders, as_of=day, **narrowing).to_pandas()
+            placed = {"O1": "M1", "O2": None, "O3": "M4", "O4": "M4", "O5": "M6"}
+            exact = set(scope.scoped_member_ids(db, as_of=day, **narrowing).to_pandas()["member_id"])
+            unchanged = not narrowing or narrowing.get("cities") == ["unknown"]
+            want = set(placed) if unchanged else {o for o, m in placed.items() if m in exact}
+            assert set(rows["order_id"]) == want, (as_of, filters)

@@ -27,6 +27,7 @@ lifetime itself (first to last visit), which is the same estimate on a different
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -552,9 +553,7 @@ def _lifetimes_expr(db, *, as_of, threshold_days, segment_by, stores, cities, jo
         db, as_of=as_of, segment_by=segment_by, stores=stores, cities=cities, join_channels=join_channels
     )
     v = member_visits(db, as_of=as_of)
-    v = scope.of_members_in_scope(
-        db, v, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels
-    )
+    v = scope.of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
     per = v.group_by("member_id").aggregate(
         v_first=v.day.min(), last_day=v.day.max(), v_visits=v.count(), revenue=v.amount.sum()
     )
@@ -1265,22 +1264,21 @@ def flag_changes(db: Store, frame: pd.DataFrame, dynamic, *, as_of, lag: float) 
     churn_drivers uses lag = T - 0.5: on its clock a churn is dated T days after the last visit, so a switch
     on the day of a member's last visit counts at their churn, one on the next day does not.
     """
-    day = calendar.date_literal(as_of)
+    # Switches up to as_of by instant, of the fitted members, before the local day of each is worked out.
+    day_after = calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)
     ids = ibis.memtable(pd.DataFrame({"fit_member": frame["member_id"].astype(str)}))
     parts = []
     if "vip" in dynamic:
         m = db.members
-        vip = m.select("member_id", on=calendar.local_day(m.vip_since)).filter(
-            lambda r: r.on.notnull() & (r.on <= day)
-        )
-        vip = vip.semi_join(ids, vip.member_id == ids.fit_member)
+        m = m.filter(m.vip_since.notnull() & (m.vip_since < day_after))
+        m = m.semi_join(ids, m.member_id == ids.fit_member)
+        vip = m.select("member_id", on=calendar.local_day(m.vip_since))
         parts.append(vip.mutate(flag=ibis.literal("vip"), off=ibis.null("date")).to_pandas())
     if "in_group" in dynamic and db.has("group_members"):
         g = db.group_members
-        spells = g.select(
-            "member_id", on=calendar.local_day(g.joined_at), off=calendar.local_day(g.left_at)
-        ).filter(lambda r: r.on <= day)
-        spells = spells.semi_join(ids, spells.member_id == ids.fit_member)
+        g = g.filter(g.joined_at < day_after)
+        g = g.semi_join(ids, g.member_id == ids.fit_member)
+        spells = g.select("member_id", on=calendar.local_day(g.joined_at), off=calendar.local_day(g.left_at))
         parts.append(spells.mutate(flag=ibis.literal("in_group")).to_pandas())
     columns = ["row", "t", "flag", "delta"]
     if not parts:

@@ -457,9 +457,7 @@ def _cohort_members_expr(
     )
     m = m.select("member_id", "join_day", segment=m.segment.fill_null("unknown"))
     v = member_visits(db, as_of=as_of, channels=channels)
-    v = scope.of_members_in_scope(
-        db, v, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels
-    )
+    v = scope.of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
     if cohort_by == "first_visit":
         first = v.group_by("member_id").aggregate(cohort_day=v.day.min())
         m = m.inner_join(first, "member_id")

@@ -452,6 +452,8 @@ def group_member_intervals(
     """
     a = calendar.date_literal(as_of)
     gm = db.group_members
+    # The spells of these members only (a store's few hundred), before the local days of each are worked out.
+    gm = gm.filter(gm.member_id.isin(members.member_id))
     spells = gm.select(
         sp_member="member_id",
         join_day=calendar.local_day(gm.joined_at),

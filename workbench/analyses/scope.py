@@ -118,8 +118,8 @@ def member_attributes(db: Store, *, as_of, members: ibis.Table | None = None) ->
     v = member_visits(db, as_of=as_of)
     first = first_visits(db, as_of=as_of)
     if members is not None:  # count the visits of these members only, not of every member
-        v = v.filter(v.member_id.isin(m.member_id))
-        first = first.filter(first.member_id.isin(m.member_id))
+        v = v.filter(v.member_id.isin(members.member_id))
+        first = first.filter(first.member_id.isin(members.member_id))
     counts = v.group_by("member_id").aggregate(
         visits=v.count(), coupon_visits=v.coupon_used.cast("int64").sum()
     )
@@ -189,12 +189,10 @@ def scoped_members(
     more column (e.g. a latent flag, a tag from a CRM export); ``None`` puts every member in segment 'all'.
     Members missing from a segment frame get segment 'unknown'. The segment is text.
     """
-    narrowed = None
-    if stores or cities:  # a superset of the members of these stores first: their attributes only
-        every = db.members
-        narrowed = at_home_stores(db, every, as_of=as_of, stores=stores, cities=cities)
-        narrowed = None if narrowed is every else narrowed
-    t = member_attributes(db, as_of=as_of, members=narrowed)
+    # A superset of the members of these stores first: their attributes only.
+    t = member_attributes(
+        db, as_of=as_of, members=_at_home_members(db, as_of=as_of, stores=stores, cities=cities)
+    )
     if stores:
         t = t.filter(t.home_store_id.isin([str(s) for s in _as_list(stores)]))
     if cities:
@@ -228,14 +226,23 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
     return m.select("member_id")
 
 
-def of_members_in_scope(db: Store, rows: ibis.Table, *, as_of, stores=None, cities=None, join_channels=None):
-    """``rows`` (any table with ``member_id``, e.g. the visits) of the members in scope only, when a filter
-    narrows them (a semi-join on :func:`scoped_member_ids`); ``rows`` unchanged without a filter. Aggregate
-    per member after this, not before: a store's few hundred members, not a million."""
-    if not (stores or cities or join_channels):
-        return rows
-    ids = scoped_member_ids(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
-    return rows.filter(rows.member_id.isin(ids.member_id))
+def of_members_in_scope(db: Store, rows: ibis.Table, *, as_of, stores=None, cities=None) -> ibis.Table:
+    """``rows`` (any table with ``member_id``, e.g. the visits) of the members a store or city filter may
+    keep (:func:`at_home_stores`: a superset, exact but for members who joined after ``as_of``): join the
+    members in scope after this. ``rows`` unchanged without such a filter. Aggregate per member after
+    this, not before: a store's few hundred members, not a million. :func:`scoped_members` narrows its
+    visit counts the same way, so a query reading both reads the narrowed visits once."""
+    narrowed = _at_home_members(db, as_of=as_of, stores=stores, cities=cities)
+    return rows if narrowed is None else rows.filter(rows.member_id.isin(narrowed.member_id))
+
+
+def _at_home_members(db: Store, *, as_of, stores, cities) -> ibis.Table | None:
+    """The members table narrowed by :func:`at_home_stores` (None: no store or city narrows it)."""
+    if not (stores or cities):
+        return None
+    every = db.members
+    narrowed = at_home_stores(db, every, as_of=as_of, stores=stores, cities=cities)
+    return None if narrowed is every else narrowed
 
 
 def at_home_stores(db: Store, members: ibis.Table, *, as_of, stores=None, cities=None) -> ibis.Table:

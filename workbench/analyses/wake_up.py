@@ -155,9 +155,7 @@ def wake_up_list(
         _check_int("limit", limit, 1)
     as_of = scope.resolve_as_of(db, as_of)
     v = numbered_visits(db, as_of=as_of)
-    v = scope.of_members_in_scope(
-        db, v, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels
-    )
+    v = scope.of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
     per = v.group_by("member_id").aggregate(
         visits=v.count(),
         revenue=v.amount.sum(),
