@@ -279,6 +279,22 @@ def test_a_city_is_the_same_on_spark(engines):
     assert_same(duck, spark, "lifecycle")
 
 
+def test_a_store_reads_its_members_alone_the_same_on_spark(engines):
+    # Visits, group spells and VIP switches narrowed to the members of one store before they are aggregated.
+    stores = engines[0].stores.select("store_id").to_pandas()
+    store = str(sorted(stores["store_id"])[0])
+    duck, spark = both(engines, cohort_retention, period="month", stores=[store])
+    assert duck.table["cohort_size"].sum() > 0
+    assert_same(duck, spark, "cohort_retention")
+    duck, spark = both(engines, repurchase_cycle, stores=[store])
+    assert_same(duck, spark, "repurchase_cycle")
+    duck, spark = both(engines, churn_survival, segment_by="vip", stores=[store])
+    assert_same(duck, spark, "churn_survival")
+    duck, spark = both(engines, wake_up_list, stores=[store])
+    assert len(duck) > 0
+    assert_same(duck, spark, "wake_up_list")
+
+
 def test_both_engines_read_the_same_as_of(engines):
     from workbench.analyses.scope import resolve_as_of
 
