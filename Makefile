@@ -54,7 +54,7 @@ test-all: $(STAMP)  ## every test, slow ones included
 test-spark: $(STAMP)  ## the Spark parity tests (installs the optional PySpark extra when missing; needs Java 17)
 	$(BIN)/python -c "import pyspark" 2>/dev/null || \
 		$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,spark]'
-	$(BIN)/pytest -q -m spark $(PYTEST_ARGS)
+	WORKBENCH_REQUIRE_SPARK=1 $(BIN)/pytest -q -m spark $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests bench

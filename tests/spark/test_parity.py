@@ -300,3 +300,73 @@ def test_both_engines_read_the_same_as_of(engines):
 
     duck, spark = engines
     assert resolve_as_of(duck) == resolve_as_of(spark) == dt.date.fromisoformat(PARITY_END)
+
+
+# -- the operations team's analyses ----------------------------------------------------------------------------
+
+
+def test_member_tags_and_rfm_are_the_same_on_spark(engines):
+    from workbench.analyses.segments import member_tags
+
+    duck, spark = both(engines, member_tags)
+    assert duck.members["rfm_class"].nunique() > 3
+    assert_same(duck, spark, "member_tags")
+
+
+def test_revenue_pareto_is_the_same_on_spark(engines):
+    from workbench.analyses.pareto import revenue_pareto
+
+    duck, spark = both(engines, revenue_pareto)
+    assert duck.points["revenue_share"].gt(0).all()
+    assert_same(duck, spark, "revenue_pareto")
+
+
+def test_acquisition_quality_and_funnel_are_the_same_on_spark(engines):
+    from workbench.analyses.acquisition import acquisition_quality
+    from workbench.analyses.funnel import acquisition_funnel
+
+    duck, spark = both(engines, acquisition_quality)
+    assert duck.table["members"].sum() > 0
+    assert_same(duck, spark, "acquisition_quality")
+    duck, spark = both(engines, acquisition_funnel)
+    assert duck.steps["members"].sum() > 0
+    assert_same(duck, spark, "acquisition_funnel")
+
+
+def test_groups_are_the_same_on_spark(engines):
+    from workbench.analyses.groups import group_overview, messaging_and_leaving
+
+    duck, spark = both(engines, group_overview)
+    assert duck.groups["members_now"].sum() > 0 and not duck.trend.empty
+    assert_same(duck, spark, "group_overview")
+    duck, spark = both(engines, messaging_and_leaving)
+    assert duck.groups["leaves"].sum() > 0
+    assert_same(duck, spark, "messaging_and_leaving")
+
+
+def test_touch_response_is_the_same_on_spark(engines):
+    from workbench.analyses.touches import touch_response
+
+    duck, spark = both(engines, touch_response)
+    assert set(duck.cells["role"]) == {"touched", "control"}
+    assert_same(duck, spark, "touch_response")
+
+
+def test_link_modes_are_the_same_on_spark(engines):
+    from workbench.analyses.link_modes import link_mode_quality
+
+    duck, spark = both(engines, link_mode_quality)
+    assert duck.table["members"].sum() > 0
+    assert_same(duck, spark, "link_mode_quality")
+
+
+def test_weekly_kpi_trend_and_holdout_plan_are_the_same_on_spark(engines):
+    from workbench.analyses.holdout import holdout_plan
+    from workbench.analyses.overview import weekly_kpi_trend
+
+    duck, spark = both(engines, weekly_kpi_trend, weeks=8)
+    assert duck["week"].nunique() == 8
+    assert_same(duck, spark, "weekly_kpi_trend")
+    duck, spark = both(engines, holdout_plan)
+    assert duck["mde"].gt(0).all()
+    assert_same(duck, spark, "holdout_plan")
