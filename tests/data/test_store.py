@@ -140,3 +140,18 @@ def test_computed_once_reads_the_same_rows_from_a_temporary_table_dropped_after(
     temps = db.backend.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
     assert temps == []
     db.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "pyspark://?tables=",
+        "pyspark://cluster?tables=x",
+        "pyspark://?tables=x&tables=y",
+        "pyspark://?tables=x&db=y",
+    ],
+)
+def test_a_spark_url_with_tables_takes_exactly_one_folder(url):
+    # Rejected before any Spark session starts: the message names the form that works.
+    with pytest.raises(wb.errors.ParameterError, match=r"pyspark://\?tables=FOLDER"):
+        wb.connect(url)

@@ -121,6 +121,15 @@ def local_session(
     return session
 
 
+def session_from_configuration():
+    """The SparkSession Spark's own configuration describes (``spark-defaults.conf`` in ``SPARK_CONF_DIR``,
+    ``PYSPARK_SUBMIT_ARGS``, a cluster's submit settings), or the one already running in this process; what
+    ``wb.connect("pyspark://...")`` opens. Python workers use this interpreter."""
+    session_cls = _pyspark()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return session_cls.builder.getOrCreate()
+
+
 def export_parquet(store, folder, *, tables=None) -> Path:
     """Write a store's contract tables into ``folder`` as Parquet, in the layout ``wb.connect`` reads.
 

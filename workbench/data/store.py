@@ -129,6 +129,8 @@ def connect(source, *, read_only: bool = True, settings: Settings | None = None)
         backend = ibis.pyspark.connect(source)
         return Store(backend, settings=settings or _settings_from_backend(backend), source="Spark session")
     text = os.fspath(source)
+    if text.startswith("pyspark://") and "tables=" in text:
+        return _connect_spark_tables(text, settings)
     if "://" in text:
         backend = ibis.connect(text)
         return Store(
@@ -154,6 +156,29 @@ def connect(source, *, read_only: bool = True, settings: Settings | None = None)
         path=path,
         read_only=read_only,
     )
+
+
+def _connect_spark_tables(url: str, settings: Settings | None) -> Store:
+    """``pyspark://?tables=FOLDER``: the session Spark's own configuration gives (spark-defaults.conf,
+    SPARK_CONF_DIR, a cluster's submit settings), with the contract tables read from FOLDER (Parquet in the
+    contract's layout, as ``wbspark.export_parquet`` writes it; a folder of this machine, local or mounted)
+    registered as this session's views. For a chain whose tables are files, not catalog
+    tables; every notebook kernel of a report or a dashboard opens the same folder."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from workbench.data import spark as wbspark
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    folders = query.pop("tables", [])
+    if len(folders) != 1 or not folders[0] or query or parts.netloc or parts.path not in ("", "/"):
+        raise ParameterError(
+            f"{url!r} is not a Spark source workbench reads: expected pyspark://?tables=FOLDER "
+            "(one folder of contract Parquet files) or pyspark:// (the session's current database)."
+        )
+    session = wbspark.session_from_configuration()
+    wbspark.register_store(session, folders[0])
+    return connect(session, settings=settings)
 
 
 def _is_spark_session(obj) -> bool:
