@@ -7,7 +7,8 @@ and a non-zero exit, never a traceback:
   0  done
   2  nothing done: the input or a parameter is wrong (the message says what and where)
   3  done, but rows failed validation and were quarantined or a file was rejected (``workbench load``),
-     or the store has problems (``workbench validate``)
+     or the store has problems (``workbench validate``), or member keys match no member
+     (``workbench resolve-keys``)
   1  ``workbench report`` / ``slides``: a notebook failed (the message names it, the cell and the error;
      nothing was published), or another report run holds the output folder
 """
@@ -131,7 +132,12 @@ def info(store):
 @click.option("--data", default="data/demo.duckdb", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to bind; others need --token.")
-@click.option("--token", default=None, help="Token visitors must give (?token=...); required off 127.0.0.1.")
+@click.option(
+    "--token",
+    default=None,
+    envvar="WORKBENCH_DASHBOARD_TOKEN",  # serve.TOKEN_ENV: kept off the command line, which `ps` shows
+    help="Token visitors must give (?token=...); required off 127.0.0.1. Better from $WORKBENCH_DASHBOARD_TOKEN.",
+)
 @click.option(
     "--preheat/--no-preheat", default=True, show_default=True, help="Run kernels ahead of visitors."
 )
@@ -188,6 +194,24 @@ def warm_dashboards(data, dashboards, max_stores):
     limit = MAX_STORES if max_stores is None else max_stores
     table = warm(data, dashboards=names, max_stores=limit, echo=click.echo)
     click.echo(table.to_string(index=False))
+
+
+@main.command("resolve-keys")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--data", default="data/demo.duckdb", show_default=True, type=click.Path(), help="The store.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write, with member ids.")
+def resolve_keys(file, data, out):
+    """Put member ids beside the member keys of a wake-up CSV from the churn dashboard."""
+    from workbench.analyses.wake_up import resolve_wake_up_csv
+    from workbench.data.store import connect
+
+    if not Path(data).exists():
+        raise WorkbenchError(f"No store at {data}: the member keys can only be resolved with their store.")
+    with connect(data) as db:
+        result = resolve_wake_up_csv(db, file, out)
+    click.echo(result.format())
+    if result.unresolved:
+        sys.exit(EXIT_PROBLEMS)
 
 
 @main.command()

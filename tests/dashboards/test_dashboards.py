@@ -96,15 +96,16 @@ def test_city_filter_narrows_the_numbers(tiny_db):
 
 def test_a_filter_leaving_nobody_shows_a_message_not_a_traceback(tiny_db):
     dash = cohort_dashboard(tiny_db, lang="zh")
-    dash.controls["city"].value = "北京"
-    dash.controls["store"].value = "S1"
+    # A cohort range with nobody: from 2026-02 to 2026-01 (a store outside the city cannot be chosen).
+    dash.controls["last_cohort"].value = "2026-01"
+    dash.controls["first_cohort"].value = "2026-02"
     assert "没有数据" in dash.message
     assert dash.message_box.layout.display is None and dash.body.layout.display == "none"
     assert 'data-kind="empty"' in dash.message_box.value
     dash.controls["lang"].value = "en"
     assert dash.message.startswith("No data for the selected filters")
-    dash.controls["store"].value = ""
-    assert dash.message == "" and dash.numbers["cohort_members"] == 1
+    dash.controls["first_cohort"].value = "2026-01"
+    assert dash.message == "" and dash.numbers["cohort_members"] == 2
 
 
 def test_first_cohort_after_the_last_is_an_empty_window(tiny_db):
@@ -136,12 +137,12 @@ def test_cohort_dashboard_follows_period_segment_and_language(chain):
     assert dash.numbers["cohort_members"] == chosen.loc[chosen["age"] == 0, "cohort_size"].sum()
     dash.controls["segment"].value = "vip"
     names = {t.name for t in dash.figures["curves"].data}
-    assert {"是", "否"} <= names
+    assert {"付费会员：是", "付费会员：否"} <= names  # a yes/no split names itself
     assert "median_return_days" not in dash.numbers  # with a split the card for all members is not shown
     dash.controls["lang"].value = "en"
     for fig in dash.figures.values():
         assert not CJK.search(fig.layout.title.text)
-    assert {"Yes", "No"} <= {t.name for t in dash.figures["curves"].data}
+    assert {"VIP: Yes", "VIP: No"} <= {t.name for t in dash.figures["curves"].data}
     assert dash.controls["period"].options[0][0] == "Monthly"
 
 
@@ -158,17 +159,33 @@ def test_churn_dashboard_segment_and_city_reach_the_analysis(chain):
     wake = wake_up_list(chain, as_of=dash.as_of, cities=[city])
     assert dash.numbers["wake_up"] == len(wake)
     curves = [t for t in dash.figures["survival"].data if t.mode == "lines" and t.showlegend is not False]
-    assert {t.name for t in curves} == {"Yes", "No"}
+    # A yes/no split names itself in the legend, and two curves keep their 95% bands.
+    assert {t.name for t in curves} == {"In a community group: Yes", "In a community group: No"}
+    assert len([t for t in dash.figures["survival"].data if t.fill == "tonexty"]) == 2
+    dash.controls["segment"].value = "join_channel"  # six channels: no bands, the split named in the legend
+    survival = dash.figures["survival"]
+    assert not [t for t in survival.data if t.fill == "tonexty"]
+    assert survival.layout.legend.title.text == "Join channel: "
 
 
-def test_wake_up_download_carries_ids_as_stored_and_nothing_else(chain):
+def test_wake_up_download_carries_member_keys_and_nothing_else(chain):
+    """The download carries member keys, never ids as stored, in the page's language."""
+    from workbench.analyses.wake_up import MEMBER_KEY_PATTERN, resolve_member_keys
+
     dash = churn_dashboard(chain, lang="zh")
-    frame = pd.read_csv(io.BytesIO(dash.csv), encoding="utf-8-sig", dtype={"member_id": str})
-    assert list(frame.columns) == list(EXPORT_COLUMNS)
-    members = set(chain.members.select("member_id").to_pandas()["member_id"])
-    assert set(frame["member_id"]) <= members and len(frame) == dash.numbers["wake_up"]
+    frame = pd.read_csv(io.BytesIO(dash.csv), encoding="utf-8-sig", dtype=str)
+    assert "会员编号" not in frame.columns and "member_id" not in frame.columns
+    assert len(frame.columns) == len(EXPORT_COLUMNS) + 1  # every column, the key for the id, plus store names
+    keys = frame["会员代码（已加密）"]
+    assert keys.str.fullmatch(MEMBER_KEY_PATTERN.pattern).all() and len(frame) == dash.numbers["wake_up"]
+    members = chain.members.select("member_id", "phone_hash").to_pandas()
+    assert not set(keys) & (set(members["member_id"]) | set(members["phone_hash"].dropna()))
+    assert resolve_member_keys(chain, keys) == dash.wake["member_id"].tolist()
     assert 'download="待唤醒会员_2026-11-22.csv"' in dash.download.value
     assert "phone" not in dash.csv.decode("utf-8-sig")
+    table = dash.figures["wake_up"].data[0]  # the page's table shows the same keys, first rows first
+    assert list(table.header.values)[1] == "会员代码（已加密）"
+    assert list(table.cells.values[1]) == keys.head(len(table.cells.values[1])).tolist()
 
 
 def test_a_long_wake_up_list_waits_for_a_click_before_it_rides_in_the_page(chain, monkeypatch):
@@ -186,7 +203,8 @@ def test_a_long_wake_up_list_waits_for_a_click_before_it_rides_in_the_page(chain
     link = dash.download.value
     assert "wb-download-link" in link
     payload = link.split("base64,", 1)[1].split('"', 1)[0]
-    assert base64.b64decode(payload) == dash.csv == wake_up_csv(dash.wake)
+    expected = wake_up_csv(dash.wake, lang="en", secret=dash.member_secret, store_names=dash.store_names)
+    assert base64.b64decode(payload) == dash.csv == expected
 
 
 def test_download_leaves_out_a_phone_hash_someone_joined_in():
@@ -358,15 +376,14 @@ def test_overview_filters_reach_the_kpis(week_db):
     assert dash.figures["sankey"].layout.annotations[0].text == "No data for the selected filters"
 
 
-def test_overview_store_outside_the_city_shows_the_message(week_db):
+def test_overview_channel_without_orders_shows_the_message(week_db):
     dash = overview_dashboard(week_db, lang="zh")
-    dash.controls["city"].value = "北京"
-    dash.controls["store"].value = "S1"
+    dash.controls["channel"].value = "mini_program"  # no mini-program order in W13
     assert "没有数据" in dash.message and 'data-kind="empty"' in dash.message_box.value
     dash.controls["lang"].value = "en"
     assert dash.message.startswith("No data for the selected filters")
-    dash.controls["store"].value = "S2"
-    assert dash.message == "" and dash.numbers["members"] == 1
+    dash.controls["channel"].value = "takeout_platform"  # b1 at S1
+    assert dash.message == "" and dash.numbers["private_revenue"] == pytest.approx(40)
 
 
 def test_overview_language_switch_relabels_everything(week_db):

@@ -992,16 +992,19 @@ def format_value(value, unit: str, currency: str, lang: str) -> str:
 
 
 def format_change(value, base, unit: str, lang: str) -> str:
-    """'+12.3% ▲' (relative), or '+1.2 pp ▲' for shares; '–' when there is nothing to compare with."""
+    """'+12.3% ▲' (relative), or '+1.2 pp ▲' for shares; '–' when there is nothing to compare with.
+
+    A change that rounds to zero at the digit shown is '0.0%' (or '0.0 pp'): no sign and no arrow."""
     if value is None or base is None or pd.isna(value) or pd.isna(base):
         return "–"
     if unit == "share":
-        diff = (float(value) - float(base)) * 100
-        text = f"{diff:+.1f}{i18n.t('overview.pp', lang)}"
+        diff = round((float(value) - float(base)) * 100, 1)
+        suffix = i18n.t("overview.pp", lang)
     else:
         if base == 0:
             return "–"
-        diff = float(value) / float(base) - 1.0
-        text = f"{diff:+.1%}"
-    arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "–")
-    return f"{text} {arrow}"
+        diff = round((float(value) / float(base) - 1.0) * 100, 1)
+        suffix = "%"
+    if diff == 0:
+        return f"0.0{suffix}"
+    return f"{diff:+.1f}{suffix} {'▲' if diff > 0 else '▼'}"

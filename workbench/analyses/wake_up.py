@@ -7,12 +7,22 @@ and keeps only the overdue ones; pandas scores and ranks that list.
 
     wake = wake_up_list(db, as_of="2026-11-22", limit=500)
     export_wake_up_list(wake, "wake_up.csv", lang="zh")   # for the store team, opens in Excel
+
+What leaves the analyst's hands (the dashboard's table and CSV) carries a member key in place of the id:
+``member_key`` = 'k-' + the first 16 hex digits of HMAC-SHA256(member id) under a key that only a holder of
+the store has (:func:`member_key_secret`). :func:`resolve_member_keys` (``workbench resolve-keys``) turns
+keys back into member ids for whoever holds the store and has to act on the list.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
@@ -21,10 +31,10 @@ import pandas as pd
 
 from workbench import i18n
 from workbench.analyses import scope
-from workbench.data import calendar
+from workbench.data import calendar, privacy
 from workbench.data.store import Store
 from workbench.data.visits import numbered_visits
-from workbench.errors import ParameterError
+from workbench.errors import InputFileError, ParameterError
 
 # Overdue after 1.5 own cycles: a regular one half-cycle late is the usual "gently remind" point.
 OVERDUE_FACTOR = 1.5
@@ -58,14 +68,37 @@ COLUMNS = (
     "p_active",
     "expected_value",
 )
-# The only columns an export may carry: ids as stored (opaque), never a phone hash, a name or a raw phone.
+# The only columns an export may carry: ids as stored (opaque; with a secret, member keys in their place),
+# never a phone hash, a name or a raw phone.
 EXPORT_COLUMNS = COLUMNS
 CYCLE_SOURCES = ("own", "segment", "chain")
+# A member key: 'k-' and 16 hex digits (64 bits) of the HMAC; two of a chain's members share a key with
+# probability about n^2 / 2^65 (3e-8 for a million members), and resolving checks that none do.
+MEMBER_KEY_COLUMN = "member_key"
+MEMBER_KEY_PREFIX = "k-"
+MEMBER_KEY_HEX_DIGITS = 16
+MEMBER_KEY_PATTERN = re.compile(rf"^{MEMBER_KEY_PREFIX}[0-9a-f]{{{MEMBER_KEY_HEX_DIGITS}}}$")
+# The member-key secret is HMAC(salt, this tag): the salt is not used as it is, so a member key and a
+# phone hash never come from the same key.
+MEMBER_KEY_TAG = b"workbench member key v1"
+# Members whose stored fields make the fallback secret of a store without a salt (see member_key_secret).
+FALLBACK_SECRET_MEMBERS = 64
+# Decimals of the exported floats: days to a tenth, ratios to a hundredth, money to the cent, shares to 0.1%.
+EXPORT_DECIMALS = {
+    "own_cycle_days": 1,
+    "overdue_ratio": 2,
+    "revenue": 2,
+    "avg_ticket": 2,
+    "p_active": 3,
+    "expected_value": 2,
+}
 
 i18n.register(
     {
         "wake_up.column.rank": ("排名", "Rank"),
         "wake_up.column.member_id": ("会员编号", "Member ID"),
+        "wake_up.column.member_key": ("会员代码（已加密）", "Member key (hashed)"),
+        "wake_up.column.home_store_name": ("归属门店名称", "Home store name"),
         "wake_up.column.segment": ("分组", "Segment"),
         "wake_up.column.home_store_id": ("归属门店", "Home store"),
         "wake_up.column.city": ("城市", "City"),
@@ -232,15 +265,115 @@ def _score(frame: pd.DataFrame) -> pd.DataFrame:
     return out[list(COLUMNS)]
 
 
-def export_wake_up_list(df: pd.DataFrame, path, *, lang: str | None = None) -> Path:
-    """Write a wake-up list to CSV for a store team; returns the path.
+def member_key(member_id, secret: bytes) -> str:
+    """'k-' + the first MEMBER_KEY_HEX_DIGITS hex digits of HMAC-SHA256(secret, member id as UTF-8 text)."""
+    digest = hmac.new(secret, str(member_id).encode("utf-8"), hashlib.sha256).hexdigest()
+    return MEMBER_KEY_PREFIX + digest[:MEMBER_KEY_HEX_DIGITS]
 
-    Only the columns of :data:`EXPORT_COLUMNS` present in ``df`` are written (member ids as stored, which
-    are opaque; a ``phone_hash`` or name column added by someone is left out), with days as YYYY-MM-DD.
-    Encoding utf-8-sig (UTF-8 with BOM), so Excel opens Chinese text correctly. ``lang='zh'`` / ``'en'``
-    writes display headers (会员编号 ...); None keeps the column names. The file is written to a temporary
-    name and moved into place, so a reader never sees half a list.
+
+def member_key_secret(db: Store) -> bytes:
+    """The secret of the store's member keys (HMAC(salt, MEMBER_KEY_TAG)); reads, never creates, a file.
+
+    The salt is the store's phone-hash salt: ``WORKBENCH_HASH_SALT`` when set, else the file
+    ``<store>.salt`` that ``workbench load`` writes beside the store (:func:`privacy.read_salt`). A store
+    without either (``workbench simulate`` writes no salt file; a Spark or in-memory store has no path) gets
+    a salt made of what it holds: member id, join time and phone hash of its first FALLBACK_SECRET_MEMBERS
+    members by id. Every holder of the store can compute it (and can read member ids anyway); nobody else
+    can while the store's phone hashes were made under a secret salt. A store with no phone hash at all
+    has only guessable fields there: set ``WORKBENCH_HASH_SALT`` for it. The same store and salt give the
+    same secret, run after run.
     """
+    salt = os.environ.get(privacy.SALT_ENV) or None
+    if salt is None and getattr(db, "path", None) is not None:
+        salt = privacy.read_salt(db.path)
+    if salt is None:
+        m = db.members
+        fields = [c for c in ("member_id", "joined_at", "phone_hash") if c in m.columns]
+        rows = m.select(*fields).order_by("member_id").limit(FALLBACK_SECRET_MEMBERS).to_pandas()
+        salt = "\n".join(
+            "\t".join("" if pd.isna(v) else str(v) for v in row) for row in rows.itertuples(False)
+        )
+    return hmac.new(salt.encode("utf-8"), MEMBER_KEY_TAG, hashlib.sha256).digest()
+
+
+def member_keys(db: Store, member_ids) -> list[str]:
+    """The member keys (see :func:`member_key`) of ``member_ids`` in the store ``db``, in their order."""
+    secret = member_key_secret(db)
+    return [member_key(i, secret) for i in member_ids]
+
+
+def resolve_member_keys(db: Store, keys) -> list[str | None]:
+    """The member ids of ``keys`` (member keys of this store, as a dashboard's wake-up CSV carries), in
+    their order; None for a key no member of the store has (a list from another store, or a typo).
+
+    Computes every member's key, so it takes about a second per million members.
+    """
+    secret = member_key_secret(db)
+    ids = db.members.select("member_id").to_pandas()["member_id"].astype(str)
+    lookup: dict[str, str] = {}
+    for member in ids:
+        key = member_key(member, secret)
+        if lookup.setdefault(key, member) != member:
+            raise ParameterError(
+                f"two members of the store share the key {key} ({lookup[key]} and {member}); the keys of this "
+                "store cannot be resolved."
+            )
+    return [lookup.get(str(k).strip()) for k in keys]
+
+
+@dataclass(frozen=True)
+class ResolvedList:
+    """What :func:`resolve_wake_up_csv` wrote: the file, its rows, and how many keys no member has."""
+
+    path: Path
+    rows: int
+    unresolved: int
+
+    def format(self) -> str:
+        text = f"{self.path}: {self.rows:,} rows, member_id beside member_key"
+        if self.unresolved:
+            text += f"; {self.unresolved:,} keys match no member of this store (member_id left empty)"
+        return text
+
+
+def resolve_wake_up_csv(db: Store, path, out) -> ResolvedList:
+    """Read a wake-up CSV that carries member keys (the dashboard's download, in any language) and write
+    it to ``out`` with the member ids of this store in a column right after the keys (header 会员编号 /
+    Member ID / member_id, in the file's language); every other column as it was.
+
+    The key column is the one headed member_key (or its zh / en label). Keys no member has leave the id
+    empty and are counted in ``unresolved``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"No file at {path}: expected a wake-up CSV downloaded from the dashboard.")
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    headers = {MEMBER_KEY_COLUMN: "member_id"}
+    headers.update({i18n.t(f"wake_up.column.{MEMBER_KEY_COLUMN}", lang): i18n.t("wake_up.column.member_id", lang)
+                    for lang in i18n.LANGS})  # fmt: skip
+    found = [c for c in frame.columns if c in headers]
+    if not found:
+        raise InputFileError(
+            f"{path} has no member key column; expected one of: {', '.join(headers)} (columns: "
+            f"{', '.join(map(str, frame.columns))})."
+        )
+    column = found[0]
+    ids = resolve_member_keys(db, frame[column])
+    frame.insert(frame.columns.get_loc(column) + 1, headers[column], [i or "" for i in ids])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False, encoding="utf-8-sig")
+    return ResolvedList(path=out, rows=len(frame), unresolved=sum(i is None for i in ids))
+
+
+def wake_up_export_frame(
+    df: pd.DataFrame,
+    *,
+    lang: str | None = None,
+    secret: bytes | None = None,
+    store_names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The frame :func:`export_wake_up_list` writes (see there), before it is written."""
     if "member_id" not in df.columns:
         raise ParameterError(
             f"the frame to export has no member_id column; expected a wake_up_list result (columns: "
@@ -249,11 +382,51 @@ def export_wake_up_list(df: pd.DataFrame, path, *, lang: str | None = None) -> P
     if lang is not None:
         i18n.check_lang(lang)
     out = df[[c for c in EXPORT_COLUMNS if c in df.columns]].copy()
+    out.attrs = dict(df.attrs)
     out["member_id"] = out["member_id"].astype(str)
+    if secret is not None:
+        at = out.columns.get_loc("member_id")
+        keys = [member_key(i, secret) for i in out["member_id"]]
+        out = out.drop(columns="member_id")
+        out.insert(at, MEMBER_KEY_COLUMN, keys)
+    if store_names is not None and "home_store_id" in out:
+        names = [store_names.get(str(s), "") for s in out["home_store_id"]]
+        out.insert(out.columns.get_loc("home_store_id") + 1, "home_store_name", names)
     if "last_day" in out:
         out["last_day"] = pd.to_datetime(out["last_day"]).dt.strftime("%Y-%m-%d")
+    for column, digits in EXPORT_DECIMALS.items():
+        if column in out:
+            out[column] = pd.to_numeric(out[column]).round(digits)
     if lang is not None:
+        if "segment" in out:
+            out["segment"] = [i18n.segment_label(None, v, lang) for v in out["segment"]]
+        if "cycle_source" in out:
+            out["cycle_source"] = [i18n.value_label("cycle_source", v, lang) for v in out["cycle_source"]]
         out.columns = [i18n.t(f"wake_up.column.{c}", lang) for c in out.columns]
+    return out
+
+
+def export_wake_up_list(
+    df: pd.DataFrame,
+    path,
+    *,
+    lang: str | None = None,
+    secret: bytes | None = None,
+    store_names: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a wake-up list to CSV for a store team; returns the path.
+
+    Only the columns of :data:`EXPORT_COLUMNS` present in ``df`` are written (a ``phone_hash`` or name
+    column added by someone is left out), with days as YYYY-MM-DD and floats rounded (EXPORT_DECIMALS).
+    ``secret`` (:func:`member_key_secret` of the store): the column ``member_key`` (see :func:`member_key`)
+    stands where ``member_id`` stood, and the ids are not written; None writes member ids as stored.
+    ``store_names`` ({store_id: name}): a column ``home_store_name`` follows ``home_store_id``.
+    Encoding utf-8-sig (UTF-8 with BOM), so Excel opens Chinese text correctly. ``lang='zh'`` / ``'en'``
+    writes display headers (会员编号 ...) and labels for the codes of ``segment`` ('all' -> 全部) and
+    ``cycle_source`` ('own' -> 本人); None keeps the column names and codes. The file is written to a
+    temporary name and moved into place, so a reader never sees half a list.
+    """
+    out = wake_up_export_frame(df, lang=lang, secret=secret, store_names=store_names)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -5,9 +5,13 @@
 
 Figures: Kaplan-Meier curves of time to churn by the chosen segment (wb.churn_survival +
 wb.figures.survival_curves), churn hazard ratios (wb.churn_drivers + wb.figures.hazard_ratios) and the
-current wake-up list (wb.wake_up_list + wb.figures.wake_up_table), with a CSV download of the list (member
-ids as stored, which are opaque; written by wb.export_wake_up_list, which keeps only its own columns). A list
-whose CSV passes INLINE_CSV_MAX_BYTES gets its link after a click on "prepare" (see there).
+current wake-up list (wb.wake_up_list + wb.figures.wake_up_table), with a CSV download of the list (written
+by wb.export_wake_up_list, which keeps only its own columns). Table and CSV carry ``member_key``, a keyed
+hash of the member id (wb.analyses.wake_up.member_key, keyed by the store's salt; see member_key_secret),
+never the id itself: whoever holds the store turns keys back into ids with ``workbench resolve-keys``.
+The CSV speaks the page's language (headers, segment and cycle-source labels), rounds its figures and
+names each home store. A list whose CSV passes INLINE_CSV_MAX_BYTES gets its link after a click on
+"prepare" (see there).
 Filters: segment, city, store. KPI cards (``numbers``):
 
   members          visiting members in scope (count)
@@ -27,7 +31,12 @@ import ipywidgets as widgets
 
 from workbench import i18n
 from workbench.analyses.churn import churn_drivers, churn_survival
-from workbench.analyses.wake_up import export_wake_up_list, wake_up_list
+from workbench.analyses.wake_up import (
+    export_wake_up_list,
+    member_key_secret,
+    wake_up_export_frame,
+    wake_up_list,
+)
 from workbench.dashboards import common
 from workbench.figures import churn as churn_figures
 
@@ -35,8 +44,11 @@ SEGMENTS = ("vip", "in_group", "link_mode", "join_channel", "price_sensitive", "
 # Members in the dashboard's Cox fit: a random sample keeps the fit to a few seconds at demo size (the
 # analyst's default is 50,000); hazard ratios of common attributes keep intervals of about +-10%.
 DASHBOARD_DRIVER_SAMPLE = 8_000
-# Rows drawn in the wake-up table; the CSV holds the whole list.
-WAKE_UP_ROWS_SHOWN = 100
+# Rows drawn in the wake-up table (all of them on the page, no scrolling); the CSV holds the whole list.
+WAKE_UP_ROWS_SHOWN = 50
+# Survival curves get their 95% bands up to this many segments; more bands overlap into one smear (the
+# interval is still in each curve's hover).
+MAX_SEGMENTS_WITH_BANDS = 3
 # A CSV up to this size rides in the page as its download link. A longer list (a whole 1M-member chain's
 # is about 100,000 members, 13 MB) waits for a click on "prepare": the page would otherwise carry it in its
 # widget state and take minutes to open.
@@ -51,8 +63,10 @@ i18n.register(
         "dash.churn.wake_up": ("待唤醒会员", "Members to wake up"),
         "dash.churn.download_name": ("待唤醒会员", "wake_up"),
         "dash.churn.download_note": (
-            "CSV 仅含会员编号（已脱敏）及到店指标，可用 Excel 打开。",
-            "The CSV holds member ids (opaque) and visit figures only; it opens in Excel.",
+            "CSV 仅含加密会员代码（非会员编号）及到店指标，可用 Excel 打开；"
+            "持有数据库者可用 workbench resolve-keys 换回会员编号。",
+            "The CSV holds hashed member keys (not member ids) and visit figures only; it opens in Excel. "
+            "Whoever holds the store turns keys back into ids with workbench resolve-keys.",
         ),
         "dash.churn.prepare": (
             "准备 CSV 下载（{rows} 人，{mb} MB）",
@@ -83,8 +97,11 @@ class ChurnDashboard(common.Dashboard):
         self.drivers = None
         self.wake = None
         self.csv = b""
+        self.keyed = None  # the list as shown: member keys in place of ids, home stores by name
         self._csv_of = None
+        self.member_secret = member_key_secret(self.db)
         self.stores = common.store_choices(self.db)
+        self.store_names = {s: n for s, n, _ in self.stores}
         names = {s: f"{s} {n}" for s, n, _ in self.stores}
         cities = sorted({c for _, _, c in self.stores})
         self.add_control(
@@ -105,6 +122,7 @@ class ChurnDashboard(common.Dashboard):
             "dash.store",
             lambda v, lang: names.get(v) or i18n.t("dash.all_stores", lang),
         )
+        self.narrow_stores_by_city(self.stores)
         self.download = widgets.HTML()
         self.download.add_class("wb-download")
         self.prepare = widgets.Button(layout=widgets.Layout(display="none", width="auto"))
@@ -162,15 +180,24 @@ class ChurnDashboard(common.Dashboard):
             self.empty()
 
     def draw_survival(self) -> None:
-        self.draw("survival", churn_figures.survival_curves, self.survival)
+        bands = len(self.survival.segments) <= MAX_SEGMENTS_WITH_BANDS
+        self.draw("survival", churn_figures.survival_curves, self.survival, show_ci=bands)
 
     def compute_wake_up(self) -> None:
         self.wake = self.cached("wake_up_list", wake_up_list, db=self.db, as_of=self.as_of, **self.scope())
-        if self._csv_of is not self.wake:  # the CSV of a list seen before is at hand
-            self.csv, self._csv_of = wake_up_csv(self.wake, lang=None), self.wake
+        if self._csv_of != (id(self.wake), self.lang):  # the CSV of a list seen before is at hand
+            self.keyed = wake_up_export_frame(
+                self.wake, secret=self.member_secret, store_names=self.store_names
+            )
+            self.csv = wake_up_csv(
+                self.wake, lang=self.lang, secret=self.member_secret, store_names=self.store_names
+            )
+            self._csv_of = (id(self.wake), self.lang)
 
     def draw_wake_up(self) -> None:
-        self.draw("wake_up", churn_figures.wake_up_table, self.wake, max_rows=WAKE_UP_ROWS_SHOWN)
+        if self._csv_of != (id(self.wake), self.lang):  # a language switch redraws without computing
+            self.compute_wake_up()
+        self.draw("wake_up", churn_figures.wake_up_table, self.keyed, max_rows=WAKE_UP_ROWS_SHOWN)
         if len(self.csv) <= INLINE_CSV_MAX_BYTES:
             self._show_link()
             return
@@ -222,10 +249,13 @@ class ChurnDashboard(common.Dashboard):
         self.kpis.value = common.kpi_html(cards)
 
 
-def wake_up_csv(df, *, lang: str | None = None) -> bytes:
-    """The wake-up list as the CSV bytes :func:`~workbench.analyses.wake_up.export_wake_up_list` writes."""
+def wake_up_csv(df, *, lang: str | None = None, secret: bytes | None = None, store_names=None) -> bytes:
+    """The wake-up list as the CSV bytes :func:`~workbench.analyses.wake_up.export_wake_up_list` writes
+    (with ``secret``: member keys in place of ids; ``store_names``: home store names; ``lang``: labels)."""
     with tempfile.TemporaryDirectory() as folder:
-        path = export_wake_up_list(df, Path(folder) / "wake_up.csv", lang=lang)
+        path = export_wake_up_list(
+            df, Path(folder) / "wake_up.csv", lang=lang, secret=secret, store_names=store_names
+        )
         return path.read_bytes()
 
 

@@ -5,8 +5,9 @@
 
 Figures: the retention heatmap and mean retention curves of the chosen cohorts (wb.cohort_retention +
 wb.figures.retention_heatmap / retention_curves), and the time to the next visit after the first one
-(wb.repurchase_cycle + wb.figures.time_to_return). Filters: period (week / month), cohort range, segment
-split, city, store. KPI cards (``numbers``):
+(wb.repurchase_cycle + wb.figures.time_to_return). Filters: period (week / month), cohort range (default
+the last DEFAULT_COHORTS cohorts whose own period is complete at as_of), segment split, city, store (choosing
+a city narrows the stores offered to its own). KPI cards (``numbers``):
 
   cohort_members      members in the chosen cohorts (count)
   retention_1         share of them with a visit in the period after their cohort's, pooled over the chosen
@@ -32,7 +33,9 @@ from workbench.figures import cohorts as cohort_figures
 from workbench.figures import repurchase as repurchase_figures
 
 PERIODS = ("month", "week")
-# Cohorts shown when the dashboard opens: the last year of monthly cohorts, the last quarter of weekly ones.
+# Cohorts shown when the dashboard opens: the last year of monthly cohorts, the last quarter of weekly ones,
+# ending on the last cohort whose own period is complete at as_of (the current month's cohort is still
+# joining: it can be chosen, but is not counted by default).
 DEFAULT_COHORTS = {"month": 12, "week": 13}
 # The return horizon quoted on the KPI card (a month; DESIGN.md lists 7/14/30/60/90).
 RETURN_HORIZON_DAYS = 30
@@ -116,6 +119,7 @@ class CohortDashboard(common.Dashboard):
             "dash.store",
             lambda v, lang: names.get(v) or i18n.t("dash.all_stores", lang),
         )
+        self.narrow_stores_by_city(self.stores)
         self._period_seen = None
         self._windows: dict = {}  # (id of the retention result, first, last) -> (result, window)
         self.body.children = [self.add_pane("heatmap"), self.add_pane("curves"), self.add_pane("return")]
@@ -159,13 +163,15 @@ class CohortDashboard(common.Dashboard):
             self.window = None
             self.empty()
         labels = cohort_labels(self.retention)
-        default_first = labels[max(0, len(labels) - DEFAULT_COHORTS[period])]
+        complete = cohort_labels(self.retention, complete=True) or labels
+        default_first = complete[max(0, len(complete) - DEFAULT_COHORTS[period])]
+        default_last = complete[-1]
         lo, hi = c["first_cohort"].value, c["last_cohort"].value
-        if self._period_seen != period:  # a new period opens on its last DEFAULT_COHORTS cohorts
-            lo, hi = default_first, labels[-1]
+        if self._period_seen != period:  # a new period opens on its last DEFAULT_COHORTS complete cohorts
+            lo, hi = default_first, default_last
             self._period_seen = period
         self.set_options("first_cohort", labels, value=lo if lo in labels else default_first)
-        self.set_options("last_cohort", labels, value=hi if hi in labels else labels[-1])
+        self.set_options("last_cohort", labels, value=hi if hi in labels else default_last)
         lo, hi = c["first_cohort"].value, c["last_cohort"].value
         key = (id(self.retention), lo, hi)
         if key not in self._windows or self._windows[key][0] is not self.retention:
@@ -238,10 +244,14 @@ class CohortDashboard(common.Dashboard):
 # -- views of a result (no statistics: the analysis' own pooling on a subset of its cells) ----------------
 
 
-def cohort_labels(result) -> list[str]:
-    """Labels of the result's cohorts, oldest first: '2026-03' (month) or '2026-W12' (week)."""
+def cohort_labels(result, *, complete: bool = False) -> list[str]:
+    """Labels of the result's cohorts, oldest first: '2026-03' (month) or '2026-W12' (week); with
+    ``complete``, only the cohorts whose own period (age 0) has ended by the result's as_of."""
     period = result.params["period"]
-    cohorts = sorted(pd.to_datetime(result.table["cohort"].unique()))
+    table = result.table
+    if complete:
+        table = table[(table["age"] == 0) & table["observable"].astype(bool)]
+    cohorts = sorted(pd.to_datetime(table["cohort"].unique()))
     return [cohort_figures._cohort_label(c, period) for c in cohorts]
 
 

@@ -78,8 +78,8 @@ i18n.register(
         "dash.as_of": ("数据截至 {day}（{week}）", "Data as of {day} ({week})"),
         "dash.empty": ("所选条件下没有数据。", "No data for the selected filters."),
         "dash.empty_hint": (
-            "请放宽筛选条件（例如城市与门店不匹配）。",
-            "Widen the filters (e.g. a store outside the city).",
+            "请放宽筛选条件（例如换一个门店、渠道、周或同期群范围）。",
+            "Widen the filters (e.g. another store, channel, week or cohort range).",
         ),
         "dash.problem": ("无法按所选条件计算：", "Cannot compute for these filters: "),
         "dash.thin": (
@@ -452,6 +452,8 @@ class Dashboard(widgets.VBox):
         self.figure_hits = 0
         self.figures_shared = 0  # figures read as JSON from the shared results instead of built
         self._labels: dict[str, tuple[str, Callable | None]] = {}
+        self._city_stores: dict[str, list[str]] | None = None  # see narrow_stores_by_city
+        self._thin = False  # the thin-data note of the last computed render (a language switch keeps it)
         self._suspended = False
         self._requested = 0
         self._lock = threading.RLock()
@@ -556,6 +558,21 @@ class Dashboard(widgets.VBox):
         self._labels[name] = (label_key, option_label)
         widget.observe(self._on_filter, names="value")
         return widget
+
+    def narrow_stores_by_city(self, stores) -> None:
+        """Make the ``store`` control offer only the stores of the chosen ``city`` (plus 'all stores'):
+        ``stores`` are (store_id, name, city) as :func:`store_choices` lists them. Choosing a city whose
+        stores do not include the chosen store resets the store to all stores, before the page recomputes."""
+        self._city_stores = {}
+        for store_id, _, city in stores:
+            self._city_stores.setdefault(city, []).append(store_id)
+        self._city_stores[""] = [s for s, _, _ in stores]
+
+    def _narrow_stores(self) -> None:
+        city = self.controls["city"].value
+        options = ["", *self._city_stores.get(city, [])]
+        store = self.controls["store"].value
+        self.set_options("store", options, value=store if store in options else "")
 
     def add_pane(self, name: str) -> FigurePane:
         pane = FigurePane(name)
@@ -780,6 +797,10 @@ class Dashboard(widgets.VBox):
                 traceback.print_exc()
                 self._show_message(self.t("dash.problem") + type(exc).__name__, kind="error")
             finally:
+                if compute:
+                    self._thin = thin
+                else:  # a language switch draws the results at hand: their warnings were caught when computed
+                    thin = self._thin and not self.message
                 self.note_box.value = f'<div class="wb-note-box">{self.t("dash.thin")}</div>' if thin else ""
                 self.note_box.layout.display = None if thin else "none"
                 self.timings["total"] = time.perf_counter() - started
@@ -806,8 +827,11 @@ class Dashboard(widgets.VBox):
         self.kpis.layout.display = None
 
     def _on_filter(self, change) -> None:
-        if not self._suspended:
-            self.refresh()
+        if self._suspended:
+            return
+        if self._city_stores is not None and change["owner"] is self.controls.get("city"):
+            self._narrow_stores()
+        self.refresh()
 
     def _on_lang(self, change) -> None:
         self.lang = change["new"]

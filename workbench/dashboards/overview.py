@@ -12,8 +12,11 @@ with the holiday note (wb.figures.kpi_table).
 
 Filters: week (the last WEEK_CHOICES complete ISO weeks, default the latest), city, store, order channel.
 City and store narrow every panel (members by home store, orders by the store they were placed at); the
-order channel narrows the order KPIs only (revenue, tickets, active members, repurchase): member counts and
-the lifecycle count members whatever channel they ordered through, and the page says so.
+order channel narrows the order KPIs only (revenue, tickets, active members, repurchase): member counts, the
+new-member rankings (by home store and by join channel, as DESIGN.md lists them) and the lifecycle count
+members whatever channel they ordered through, and the page and the rankings' subtitles say so. Choosing a
+city narrows the store filter to its stores. The page shows the 'no data' message when the filters leave no
+member and no order, or when an order channel is chosen and the week has no order of it in scope.
 
 ``numbers`` holds, for every KPI code of :data:`workbench.analyses.overview.KPIS` in the result:
 
@@ -151,6 +154,7 @@ class OverviewDashboard(common.Dashboard):
                 i18n.value_label("channel", v, lang) if v else i18n.t("dash.overview.all_channels", lang)
             ),
         )
+        self.narrow_stores_by_city(self.stores)
         self.channel_note = widgets.HTML()
         self.channel_note.add_class("wb-channel-note")
         self.body.children = [
@@ -196,7 +200,9 @@ class OverviewDashboard(common.Dashboard):
         self._check_scope()
         self.kpis_result = self.cached("weekly_kpis", weekly_kpis, **self.kpi_params())
         k = self.kpis_result.kpis.set_index("kpi")["value"]
-        if k.get("members", 0) == 0 and k.get("total_revenue", 0) == 0:
+        no_orders = k.get("total_revenue", 0) == 0
+        # Nothing at all; or an order channel chosen (the page is then about its orders) with no order.
+        if no_orders and (k.get("members", 0) == 0 or self.controls["channel"].value):
             self.empty()
 
     def draw_kpis(self) -> None:

@@ -1,12 +1,18 @@
 """Serving the dashboards with Voila: what `workbench dashboard` runs.
 
-    serve(data="data/demo.duckdb", port=8866)                 # every dashboard, as a tree page
+    serve(data="data/demo.duckdb", port=8866)                 # every dashboard, behind a landing page
     serve(data=..., dashboard="churn", ip="0.0.0.0", token=secret)   # one dashboard, on the network
 
 Voila gives every browser page its own kernel (several managers at once do not share state) and hides the
 code. The store reaches the kernels through $WORKBENCH_DATA and is opened read-only, so a report run can
 read the same file meanwhile. Binding to an address other than the loopback needs a token: anyone who can
-reach the port could otherwise read the chain's member data.
+reach the port could otherwise read the chain's member data. The token reaches Voila in a config file
+(mode 0600, in a private folder removed when the server stops), never on its command line, where any
+user of the machine could read it with `ps`.
+
+The server's root is a landing page listing the dashboards by their titles in Chinese and English, each
+with the question it answers (the Voila template ``workbench`` under ``templates/``, which also keeps the
+pages from loading anything from outside the server: no foreign CDN, which mainland China may not reach).
 
 Figures are drawn by the workbench's own renderer (``static/labextensions/workbench-plotly``, built by
 ``scripts/plotly-bundle``) in place of the jupyterlab-plotly extension: plotly.js with only the trace types
@@ -16,13 +22,18 @@ figure is not also turned into a PNG.
 
 from __future__ import annotations
 
+import html
+import importlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from workbench import i18n
 from workbench.dashboards.common import DATA_ENV
 from workbench.errors import InputFileError, ParameterError, choices_message
 
@@ -42,6 +53,33 @@ WARM_WATCH_S = 60
 # The figure renderer Voila loads instead of REPLACED_EXTENSION.
 LABEXTENSIONS = Path(__file__).resolve().parent / "static" / "labextensions"
 REPLACED_EXTENSION = "jupyterlab-plotly"
+# Where `workbench dashboard` also reads the token (the CLI's --token would show it to `ps`).
+TOKEN_ENV = "WORKBENCH_DASHBOARD_TOKEN"
+# A Jupyter data folder holding the Voila template ``workbench`` (its notebook page and landing page).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE = "workbench"
+
+i18n.register(
+    {
+        "landing.title": ("会员数据看板", "Member dashboards"),
+        "landing.overview": (
+            "本周私域会员和营收怎样，与上周、去年同期相比如何？",
+            "How did members and revenue do this week, against last week and last year?",
+        ),
+        "landing.cohorts": (
+            "各月入会的会员留下来多少，多久回来第二次？",
+            "How many members of each month's intake stay, and how soon do they come back?",
+        ),
+        "landing.churn": (
+            "哪些会员在流失，该唤醒谁？",
+            "Which members are drifting away, and whom should we win back?",
+        ),
+        "landing.campaigns": (
+            "营销活动带来了多少增量，值不值？",
+            "How much did each campaign add, and did it pay off?",
+        ),
+    }
+)
 
 
 def notebooks_dir() -> Path:
@@ -54,13 +92,76 @@ def check_binding(ip: str, token: str | None) -> None:
     if ip not in LOOPBACK and not token:
         raise ParameterError(
             f"--ip {ip} would let other machines open the dashboards, which show member data; give a "
-            "token with --token SECRET (visitors then open the URL with ?token=SECRET), or keep the "
-            "default --ip 127.0.0.1."
+            f"token in ${TOKEN_ENV} (or with --token SECRET, which other users can see with `ps`; visitors "
+            "then open the URL with ?token=SECRET), or keep the default --ip 127.0.0.1."
         )
+
+
+def dashboard_titles(name: str) -> dict[str, str]:
+    """{lang: title} of a dashboard, the title its page shows."""
+    importlib.import_module(f"workbench.dashboards.{name}")  # registers its labels
+    return {lang: i18n.t(f"dash.{name}.title", lang) for lang in i18n.LANGS}
+
+
+def landing_page() -> str:
+    """The HTML of the server's root: each dashboard's title (zh, en) and what it answers, linked."""
+    items = []
+    for name in DASHBOARDS:
+        title = dashboard_titles(name)
+        items.append(
+            f'<li class="wb-landing-item"><a href="/voila/render/{name}.ipynb">'
+            f'<span class="zh">{html.escape(title["zh"])}</span> '
+            f'<span class="en">{html.escape(title["en"])}</span></a>'
+            f'<p lang="zh-CN">{html.escape(i18n.t(f"landing.{name}", "zh"))}</p>'
+            f'<p lang="en">{html.escape(i18n.t(f"landing.{name}", "en"))}</p></li>'
+        )
+    heading = " · ".join(html.escape(i18n.t("landing.title", lang)) for lang in i18n.LANGS)
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{heading}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<style>
+body {{ font-family: system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif;
+  margin: 0; background: #f5f6f8; color: #1f2933; }}
+main {{ max-width: 760px; margin: 48px auto; padding: 0 20px; }}
+h1 {{ font-size: 24px; font-weight: 600; margin-bottom: 24px; }}
+ul {{ list-style: none; padding: 0; }}
+li {{ background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 16px 20px; margin-bottom: 14px; }}
+li a {{ font-size: 19px; font-weight: 600; color: #1c5fb8; text-decoration: none; }}
+li a:hover {{ text-decoration: underline; }}
+li .en {{ font-weight: 400; color: #52606d; margin-left: 8px; }}
+li p {{ margin: 6px 0 0; }}
+li p[lang="en"] {{ color: #52606d; font-size: 14px; }}
+</style></head>
+<body><main><h1>{heading}</h1><ul class="wb-landing">{"".join(items)}</ul></main></body></html>
+"""
+    # Voila renders the page as a Jinja template: the text between raw tags is taken as it is.
+    return "{% raw %}" + page + "{% endraw %}"
+
+
+def prepare_run_dir(run_dir: Path, token: str | None) -> list[str]:
+    """Write what one server run needs into the private folder ``run_dir`` (made 0700): the landing page
+    (as the tree pages of the ``workbench`` template) and, with a token, the Voila config holding it
+    (0600). Returns the Jupyter data folders to search, this run's first."""
+    run_dir = Path(run_dir)
+    run_dir.chmod(0o700)
+    template = run_dir / "share" / "voila" / "templates" / TEMPLATE
+    template.mkdir(parents=True, exist_ok=True)
+    page = landing_page()
+    for name in ("tree-lab.html", "tree.html"):  # Voila's default tree page, and its ?classic-tree=true one
+        (template / name).write_text(page, encoding="utf-8")
+    config = run_dir / "config"
+    config.mkdir(exist_ok=True)
+    if token:
+        path = config / "voila.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"Voila": {"token": token}}, out)
+    return [str(run_dir / "share"), str(TEMPLATES)]
 
 
 def voila_command(
     *,
+    run_dir: Path,
     data,
     port: int = DEFAULT_PORT,
     ip: str = DEFAULT_IP,
@@ -69,7 +170,9 @@ def voila_command(
     preheat: bool = False,
     notebooks: Path | None = None,
 ) -> tuple[list[str], dict[str, str], str]:
-    """(argv, environment, URL) of the Voila server for ``dashboard`` (None: a tree of all of them)."""
+    """(argv, environment, URL) of the Voila server for ``dashboard`` (None: all of them, behind the
+    landing page). Writes the landing page and the token's config file into ``run_dir``, a private folder
+    that must live as long as the server (:func:`serve` removes it when the server stops)."""
     check_binding(ip, token)
     if dashboard is not None and dashboard not in DASHBOARDS:
         raise ParameterError(choices_message("dashboard", dashboard, DASHBOARDS))
@@ -96,9 +199,11 @@ def voila_command(
         "--show_tracebacks=False",  # our dashboards show messages; anything else stays in the server log
         f"--VoilaConfiguration.extra_labextensions_path={LABEXTENSIONS}",
         f"--VoilaConfiguration.extension_denylist={REPLACED_EXTENSION}",
+        f"--VoilaConfiguration.template={TEMPLATE}",
+        # Only this run's config: the token comes from there, not from this command line.
+        f"--Voila.config_file_paths={Path(run_dir) / 'config'}",
     ]
-    if token:
-        argv.append(f"--Voila.token={token}")
+    data_paths = prepare_run_dir(Path(run_dir), token)
     if preheat:
         argv += [
             "--preheat_kernel=True",
@@ -107,6 +212,8 @@ def voila_command(
         ]
     env = dict(os.environ)
     env[DATA_ENV] = str(path.resolve())
+    env.pop(TOKEN_ENV, None)  # Voila reads it from the config file; the kernels need it not
+    env["JUPYTER_PATH"] = os.pathsep.join(data_paths + [p for p in [env.get("JUPYTER_PATH")] if p])
     host = f"[{ip}]" if ":" in ip else ip
     url = f"http://{host}:{port}/"
     if token:
@@ -129,11 +236,23 @@ def serve(
     ``warm``: also compute every filter value's results ahead, in a background process at the lowest CPU
     priority (:mod:`workbench.dashboards.warm`), again after each change of the store file, stopped with
     the server."""
-    argv, env, url = voila_command(
-        data=data, port=port, ip=ip, token=token, dashboard=dashboard, preheat=preheat
-    )
-    echo(f"dashboards: {url}")
-    echo(f"data: {env[DATA_ENV]} (read-only)")
+    with tempfile.TemporaryDirectory(prefix="workbench-voila-") as run_dir:
+        argv, env, url = voila_command(
+            run_dir=Path(run_dir),
+            data=data,
+            port=port,
+            ip=ip,
+            token=token,
+            dashboard=dashboard,
+            preheat=preheat,
+        )
+        echo(f"dashboards: {url}")
+        echo(f"data: {env[DATA_ENV]} (read-only)")
+        return _run(argv, env, dashboard=dashboard, warm=warm, echo=echo)
+
+
+def _run(argv, env, *, dashboard, warm, echo) -> int:
+    """Voila and, with ``warm``, the background run beside it, until Voila stops; Voila's exit code."""
     proc = subprocess.Popen(argv, env=env)
     warming = None
     if warm:

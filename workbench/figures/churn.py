@@ -27,6 +27,7 @@ from workbench.analyses.churn import (
     segment_label,
 )
 from workbench.analyses.wake_up import COLUMNS as WAKE_UP_COLUMNS
+from workbench.analyses.wake_up import MEMBER_KEY_COLUMN
 from workbench.errors import ParameterError
 from workbench.figures import theme
 
@@ -47,6 +48,18 @@ WAKE_UP_TABLE_COLUMNS = (
     "p_active",
     "expected_value",
 )
+# The wake-up table is as tall as its rows (a header of up to three lines, as the English one wraps; one
+# line per row), so that every row it says it shows is on the page without scrolling.
+TABLE_HEADER_PX, TABLE_ROW_PX, TABLE_MARGIN_PX = 76, 24, 130
+# Relative column widths of the wake-up table: a member key (18 characters) and a store's name need room,
+# a rank or a visit count little.
+TABLE_COLUMN_WIDTHS = {
+    "rank": 0.5,
+    MEMBER_KEY_COLUMN: 1.8,
+    "home_store_name": 1.3,
+    "city": 0.6,
+    "visits": 0.7,
+}
 # Row height of the forest plot (pixels per level) and the space around the rows.
 FOREST_ROW_PX, FOREST_MARGIN_PX = 28, 160
 REFERENCE_COLOR = "#7F7F7F"
@@ -129,7 +142,7 @@ def survival_curves(result: ChurnSurvival, *, lang: str = "zh", show_ci: bool = 
         vertical_spacing=AXIS_BAND_PX / plot_px,
     )
     fig.update_layout(height=plot_px + SURVIVAL_MARGIN_PX)
-    labels = {seg: segment_label(p["segment_by"], seg, lang) for seg in segments}
+    labels = _segment_names(p.get("segment_by"), segments, lang)
     for i, seg in enumerate(segments):
         c = result.curves[result.curves["segment"] == seg].sort_values("day")
         color, name = _color(i), labels[seg]
@@ -173,6 +186,14 @@ def survival_curves(result: ChurnSurvival, *, lang: str = "zh", show_ci: bool = 
             row=2,
             col=1,
         )
+    split = p.get("segment_by")
+    if (
+        isinstance(split, str)
+        and split != "custom"
+        and len(segments) > 1
+        and labels[segments[0]] == segment_label(split, segments[0], lang)
+    ):
+        fig.update_layout(legend_title_text=covariate_label(split, lang) + ("：" if lang == "zh" else ": "))
     threshold = p.get("threshold_days")
     if threshold is not None:
         _mark_threshold(fig, int(threshold), lang)
@@ -333,8 +354,11 @@ def hazard_ratios(drivers: ChurnDrivers, *, lang: str = "zh") -> go.Figure:
 def wake_up_table(df: pd.DataFrame, *, lang: str = "zh", max_rows: int = WAKE_UP_TABLE_ROWS) -> go.Figure:
     """The wake-up list (:func:`workbench.analyses.wake_up.wake_up_list`) as a table, first ``max_rows`` rows.
 
-    Columns: WAKE_UP_TABLE_COLUMNS that the frame has (member ids as stored; any other column, such as a
-    phone hash someone joined in, is not shown). Money with two decimals, p_active as a percentage.
+    Columns: WAKE_UP_TABLE_COLUMNS that the frame has; ``member_key`` (a keyed hash, see
+    :func:`workbench.analyses.wake_up.member_key`) in place of ``member_id`` when the frame has it (as the
+    dashboard's :func:`~workbench.analyses.wake_up.wake_up_export_frame` does), and ``home_store_name`` in
+    place of ``home_store_id`` likewise; any other column, such as a phone hash someone joined in, is not
+    shown. Money with two decimals, p_active as a percentage. The figure is as tall as its rows.
     """
     i18n.check_lang(lang)
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
@@ -347,21 +371,34 @@ def wake_up_table(df: pd.DataFrame, *, lang: str = "zh", max_rows: int = WAKE_UP
     )
     if len(df) > max_rows:
         title += " · " + i18n.t("churn.fig.rows_shown", lang, shown=f"{max_rows:,}", total=f"{len(df):,}")
-    columns = [c for c in WAKE_UP_TABLE_COLUMNS if c in df.columns and c in WAKE_UP_COLUMNS]
+    allowed = {*WAKE_UP_COLUMNS, MEMBER_KEY_COLUMN, "home_store_name"}
+    swap = {"member_id": MEMBER_KEY_COLUMN, "home_store_id": "home_store_name"}
+    columns = [swap[c] if swap.get(c) in df.columns else c for c in WAKE_UP_TABLE_COLUMNS]
+    columns = [c for c in columns if c in df.columns and c in allowed]
     shown = df.head(max_rows)
-    header = [i18n.t(f"wake_up.column.{c}", lang) for c in columns]
+    header = [i18n.t(f"wake_up.column.{_HEADER.get(c, c)}", lang) for c in columns]
     cells = [_format_column(shown[c], c) for c in columns]
     fig = go.Figure(
         go.Table(
             header={"values": header, "align": "left", "fill": {"color": "#F2F2F2"}},
-            cells={"values": cells, "align": ["right" if _numeric(c) else "left" for c in columns]},
+            cells={
+                "values": cells,
+                "align": ["right" if _numeric(c) else "left" for c in columns],
+                "height": TABLE_ROW_PX,
+            },
+            columnwidth=[TABLE_COLUMN_WIDTHS.get(c, 1.0) for c in columns],
         )
     )
+    fig.update_layout(height=TABLE_MARGIN_PX + TABLE_HEADER_PX + TABLE_ROW_PX * max(len(shown), 1))
     if shown.empty:
         fig.add_annotation(
             text=i18n.t("no_data", lang), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5
         )
     return theme.apply(fig, title=title)
+
+
+# The page's header of a swapped-in column: the store's name goes under 归属门店 / Home store.
+_HEADER = {"home_store_name": "home_store_id"}
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -382,7 +419,23 @@ def _format_column(values: pd.Series, column: str) -> list[str]:
 
 
 def _numeric(column: str) -> bool:
-    return column not in ("member_id", "city", "home_store_id", "last_day")
+    return column not in (
+        "member_id",
+        MEMBER_KEY_COLUMN,
+        "city",
+        "home_store_id",
+        "home_store_name",
+        "last_day",
+    )
+
+
+def _segment_names(segment_by, segments, lang: str) -> dict:
+    """Legend names of the curves: a yes/no split names itself ('付费会员：是', 'VIP: Yes', so that a legend
+    of 是 / 否 never leaves the reader guessing which split it is); other splits name the value."""
+    flags = {str(s).lower() for s in segments} <= {"true", "false"}
+    if isinstance(segment_by, str) and segment_by != "custom" and flags:
+        return {seg: level_label(segment_by, seg, lang, with_covariate=True) for seg in segments}
+    return {seg: segment_label(segment_by, seg, lang) for seg in segments}
 
 
 def _day_text(params: dict) -> str:

@@ -53,8 +53,24 @@ i18n.register(
         "cohorts.fig.age.join.day": ("距入会天数", "Days since joining"),
         "cohorts.fig.age.join.week": ("距入会周数", "Weeks since joining"),
         "cohorts.fig.age.join.month": ("距入会月数", "Months since joining"),
+        "cohorts.fig.split_value": ("{split}：{value}", "{split}: {value}"),
+        "cohorts.fig.split.vip": ("付费会员", "VIP"),
+        "cohorts.fig.split.in_group": ("在社群中", "In a community group"),
+        "cohorts.fig.split.price_sensitive": ("价格敏感", "Price sensitive"),
     }
 )
+# Splits whose values are yes / no: a legend entry names the split too ('付费会员：是', not just '是').
+FLAG_SPLITS = ("vip", "in_group", "price_sensitive")
+
+
+def split_value_label(segment_by, value, lang: str) -> str:
+    """A segment's name in a legend or panel title: the value's label (门店扫码), or for a yes / no split
+    the split and the value ('付费会员：是' / 'VIP: Yes')."""
+    label = segment_label(segment_by, value, lang)
+    if isinstance(segment_by, str) and segment_by in FLAG_SPLITS and str(value).lower() in ("true", "false"):
+        split = i18n.t(f"cohorts.fig.split.{segment_by}", lang)
+        return i18n.t("cohorts.fig.split_value", lang, split=split, value=label)
+    return label
 
 
 def retention_heatmap(
@@ -75,6 +91,10 @@ def retention_heatmap(
     title = i18n.t(f"cohorts.fig.heatmap.{value}", lang)
     value_name = i18n.t(f"cohorts.fig.value.{value}", lang, currency=currency)
     segments = _segments(result, segment)
+    if segment is None:  # a segment with nobody in these cohorts would be an empty panel: left out
+        first = result.table[result.table["age"] == 0]
+        sizes = first.groupby("segment")["cohort_size"].sum()
+        segments = [s for s in segments if sizes.get(s, 0) > 0]
     if not segments:
         return _no_data(title, lang)
     age_title = i18n.t(f"cohorts.fig.age.{p['cohort_by']}.{p['period']}", lang)
@@ -83,8 +103,8 @@ def retention_heatmap(
         cols=1,
         shared_xaxes=True,
         vertical_spacing=min(0.08, 0.3 / len(segments)),
-        subplot_titles=[segment_label(p["segment_by"], s, lang) for s in segments]
-        if len(segments) > 1
+        subplot_titles=[split_value_label(p["segment_by"], s, lang) for s in segments]
+        if len(segments) > 1 or p.get("segment_by") is not None  # a split's panel says whose it is
         else None,
     )
     table = result.table
@@ -110,7 +130,7 @@ def retention_heatmap(
                 hoverongaps=False,
                 text=_cell_text(z, value) if show_text else None,
                 texttemplate="%{text}" if show_text else None,
-                name=segment_label(p["segment_by"], seg, lang),
+                name=split_value_label(p["segment_by"], seg, lang),
             ),
             row=row,
             col=1,
@@ -146,7 +166,7 @@ def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
     for i, seg in enumerate(sorted(curve["segment"].unique())):
         c = curve[curve["segment"] == seg].sort_values("age")
         color = theme.COLORWAY[i % len(theme.COLORWAY)]
-        name = segment_label(p["segment_by"], seg, lang)
+        name = split_value_label(p["segment_by"], seg, lang)
         ages = c["age"].astype(int).tolist()
         fig.add_trace(
             go.Scatter(
@@ -197,7 +217,7 @@ def ltv_curve(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
     fig = go.Figure()
     for i, seg in enumerate(sorted(curve["segment"].unique())):
         c = curve[curve["segment"] == seg].sort_values("age")
-        name = segment_label(p["segment_by"], seg, lang)
+        name = split_value_label(p["segment_by"], seg, lang)
         fig.add_trace(
             go.Scatter(
                 x=c["age"].astype(int),

@@ -11,8 +11,6 @@ Each takes an analysis result (or the trend frame) and ``lang`` ('zh' or 'en') a
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -44,7 +42,11 @@ TABLE_ROW_PX = 34
 TABLE_WIDTH_PX = 980
 TABLE_MARGIN_PX = 140
 BAR_ROW_PX = 28
-BAR_MARGIN_PX = 160
+BAR_MARGIN_PX = 200
+# The ranking's value axis runs to this multiple of the largest bar or marker: room for the value text.
+RANKING_TEXT_ROOM = 1.7
+# Gap between the last marker of a row and its value text, as a share of the largest bar or marker.
+RANKING_TEXT_GAP = 0.05
 TREND_PANEL_PX = 220
 
 i18n.register(
@@ -55,6 +57,14 @@ i18n.register(
         "overview.fig.ranking_channel": (
             "新增会员渠道排名 {week}",
             "New members by join channel, week {week}",
+        ),
+        "overview.fig.ranking_store_note": (
+            "会员按归属门店计；新增会员不分订单渠道",
+            "Members by home store; new members are not split by order channel",
+        ),
+        "overview.fig.ranking_channel_note": (
+            "按会员入会渠道（不是订单渠道）",
+            "By the member's join channel (not the order channel)",
         ),
         "overview.fig.this_week": ("本周", "This week"),
         "overview.fig.previous_week": ("上周", "Last week"),
@@ -75,7 +85,10 @@ def kpi_table(result: WeeklyKPIs, *, lang: str = "zh") -> go.Figure:
     table = result.ranked(lang)
     k = result.kpis
     bases = [k["previous_week"], k["mean_prev_4w"], k["year_ago"]]
-    change_colors = [[_change_color(v, b) for v, b in zip(k["value"], base, strict=True)] for base in bases]
+    change_colors = [
+        [_change_color(v, b, u) for v, b, u in zip(k["value"], base, k["unit"], strict=True)]
+        for base in bases
+    ]
     font_colors = [[FLAT_COLOR] * len(k), [FLAT_COLOR] * len(k), *change_colors]
     fig = go.Figure(
         go.Table(
@@ -174,8 +187,6 @@ def new_members_ranking(
             orientation="h",
             name=this,
             marker={"color": theme.COLORWAY[0]},
-            text=[f"{int(v)}  {c}" for v, c in zip(frame["new_members"], changes, strict=True)],
-            textposition="outside",
             hovertemplate=f"%{{y}}<br>{this}: %{{x}}<extra></extra>",
         )
     )
@@ -199,10 +210,32 @@ def new_members_ranking(
                 hovertemplate=f"%{{y}}<br>{name}: %{{x}}<extra></extra>",
             )
         )
+    # The value and its change to the right of the bar and of both markers, so that nothing overlaps it.
+    ends = frame[["new_members", "previous_week", "year_ago"]].apply(pd.to_numeric).fillna(0).max(axis=1)
+    top = max(float(ends.max()), 1.0)
+    fig.add_trace(
+        go.Scatter(
+            x=ends + top * RANKING_TEXT_GAP,
+            y=labels,
+            mode="text",
+            text=[
+                f"{int(v)}（{c}）" if lang == "zh" else f"{int(v)} ({c})"
+                for v, c in zip(frame["new_members"], changes, strict=True)
+            ],  # fmt: skip
+            textposition="middle right",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(title_text=new, rangemode="tozero")
-    fig.update_layout(height=BAR_MARGIN_PX + BAR_ROW_PX * len(frame), barmode="overlay")
-    return theme.apply(fig, title=title)
+    fig.update_xaxes(title_text=new, range=[0, top * RANKING_TEXT_ROOM])
+    fig.update_layout(
+        height=BAR_MARGIN_PX + BAR_ROW_PX * len(frame),
+        barmode="overlay",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+    )
+    note = i18n.t(f"overview.fig.ranking_{by}_note", lang)
+    return theme.apply(fig, title=f"{title}<br><sub>{note}</sub>")
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -214,10 +247,10 @@ def _check(result, lang: str) -> None:
         raise ParameterError(f"expected the result of wb.weekly_kpis(...); received {type(result).__name__}.")
 
 
-def _change_color(value, base) -> str:
-    if value is None or base is None or pd.isna(value) or pd.isna(base) or math.isclose(value, base):
-        return FLAT_COLOR
-    return UP_COLOR if value > base else DOWN_COLOR
+def _change_color(value, base, unit: str) -> str:
+    """The colour of the change as shown: a change that rounds to zero (no arrow) is neutral."""
+    text = format_change(value, base, unit, "en")
+    return UP_COLOR if "▲" in text else (DOWN_COLOR if "▼" in text else FLAT_COLOR)
 
 
 def _hover_format(unit: str) -> str:

@@ -20,6 +20,7 @@ from workbench import i18n
 from workbench.analyses.repurchase import RepurchaseCycle
 from workbench.errors import ParameterError, choices_message
 from workbench.figures import theme
+from workbench.figures.cohorts import split_value_label
 
 i18n.register(
     {
@@ -118,7 +119,7 @@ def time_to_return(result: RepurchaseCycle, *, lang: str = "zh", from_visit: int
     fig = go.Figure()
     for i, seg in enumerate(_segments_in(curves)):
         c = curves[curves["segment"] == seg].sort_values("day")
-        color, name = _color(i), result.segment_label(seg, lang)
+        color, name = _color(i), split_value_label(result.params.get("segment_by"), seg, lang)
         days = c["day"].astype(int).tolist()
         # The band: upper edge, then the lower edge filled up to it, both as steps like the curve.
         for band in theme.interval_band(
