@@ -71,6 +71,7 @@ bench: $(STAMP) $(DATA)  ## benchmarks, each printing a table into bench/results
 	$(BIN)/python bench/derived.py --size $(SIZE)
 	$(BIN)/python bench/report.py --data $(BENCH_DATA)
 	$(BIN)/python bench/dashboard.py --data $(BENCH_DATA)
+	$(BIN)/python bench/summary.py --size $(SIZE) --data $(BENCH_DATA)
 
 bench-simulate: $(STAMP)  ## time the simulator itself (SIZE=1m for a million members)
 	$(BIN)/python bench/simulate.py --sizes $(if $(filter 1m,$(SIZE)),1000000,30000)

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -198,17 +199,75 @@ SQL = {
         WITH v AS ({VISITS_SQL}),
         m AS (SELECT member_id, sum(amount) AS rev FROM v GROUP BY 1 HAVING sum(amount) > 0)
         SELECT row_number() OVER (ORDER BY rev DESC) AS k, sum(rev) OVER (ORDER BY rev DESC) AS cum FROM m""",
+    # Every number weekly_kpis returns, for the week, the 4 weeks before and the year-ago week ({mondays};
+    # the year-ago week's holiday alignment is calendar work, done in Python): the KPIs (none for a week
+    # that starts before the data, no repurchase rate when its 90 days do), new members by home store and
+    # by join channel, and coupons per campaign; one long table (part, week, key, value).
     "weekly_kpis": """
-        WITH o AS (SELECT CAST(ordered_at AS DATE) AS d, member_id, amount FROM orders
-                   WHERE CAST(ordered_at AS DATE) <= DATE '{as_of}'),
-        wk AS (SELECT date_trunc('week', d) AS w, count(*) AS orders, sum(amount) AS revenue,
-                      sum(amount) FILTER (WHERE member_id IS NOT NULL) AS member_revenue,
-                      count(DISTINCT member_id) AS active,
-                      avg(amount) FILTER (WHERE member_id IS NOT NULL) AS member_ticket,
-                      avg(amount) FILTER (WHERE member_id IS NULL) AS other_ticket
-               FROM o WHERE d >= DATE '{as_of}' - INTERVAL 400 DAY GROUP BY 1),
-        j AS (SELECT date_trunc('week', CAST(joined_at AS DATE)) AS w, count(*) AS new_members FROM members GROUP BY 1)
-        SELECT * FROM wk LEFT JOIN j USING (w)""",
+        WITH wk AS (SELECT unnest([{mondays}]) AS w),
+        o AS (SELECT CAST(ordered_at AS DATE) AS d, member_id, store_id, CAST(amount AS DOUBLE) AS amount
+              FROM orders WHERE ordered_at >= TIMESTAMPTZ '{first_span}' AND CAST(ordered_at AS DATE) <= DATE '{as_of}'),
+        ow AS (SELECT date_trunc('week', d) AS w, member_id, amount FROM o
+               WHERE date_trunc('week', d) IN (SELECT w FROM wk)),
+        sums AS (SELECT w, sum(amount) AS total_revenue,
+                        sum(amount) FILTER (WHERE member_id IS NOT NULL) AS private_revenue,
+                        count(*) FILTER (WHERE member_id IS NOT NULL) AS member_orders,
+                        sum(amount) FILTER (WHERE member_id IS NULL) AS nonmember_revenue,
+                        count(*) FILTER (WHERE member_id IS NULL) AS nonmember_orders FROM ow GROUP BY 1),
+        v AS (SELECT member_id, d, date_trunc('week', d) AS w,
+                     lag(d) OVER (PARTITION BY member_id ORDER BY d) AS prev
+              FROM (SELECT DISTINCT member_id, d FROM o WHERE member_id IS NOT NULL)),
+        act AS (SELECT w, count(*) AS active_members,
+                       count(*) FILTER (WHERE prev IS NOT NULL AND date_diff('day', prev, w) <= 90) AS returning
+                FROM v WHERE w IN (SELECT w FROM wk) AND (prev IS NULL OR prev < w) GROUP BY 1),
+        firsts AS (SELECT member_id, arg_min(store_id, ordered_at) AS first_store FROM orders
+                   WHERE member_id IS NOT NULL AND CAST(ordered_at AS DATE) <= DATE '{as_of}' GROUP BY 1),
+        mem AS (SELECT date_trunc('week', CAST(m.joined_at AS DATE)) AS w,
+                       coalesce(m.join_store_id, f.first_store, 'none') AS home,
+                       coalesce(m.join_channel, 'unknown') AS channel
+                FROM members m LEFT JOIN firsts f USING (member_id)
+                WHERE CAST(m.joined_at AS DATE) <= DATE '{as_of}'),
+        joins AS (SELECT wk.w, count(*) FILTER (WHERE mem.w = wk.w) AS new_members,
+                         count(*) FILTER (WHERE mem.w <= wk.w) AS members FROM wk, mem GROUP BY 1),
+        grp AS (SELECT wk.w, count(DISTINCT g.member_id) AS group_members FROM wk, group_members g
+                WHERE CAST(g.joined_at AS DATE) <= wk.w + 6
+                  AND (g.left_at IS NULL OR CAST(g.left_at AS DATE) > wk.w + 6) GROUP BY 1),
+        c AS (SELECT campaign_id, date_trunc('week', CAST(issued_at AS DATE)) AS iw,
+                     date_trunc('week', CAST(redeemed_at AS DATE)) AS rw FROM coupons),
+        cw AS (SELECT campaign_id, w, sum(i) AS issued, sum(r) AS redeemed FROM (
+                 SELECT campaign_id, iw AS w, 1 AS i, 0 AS r FROM c
+                 UNION ALL SELECT campaign_id, rw, 0, 1 FROM c WHERE rw IS NOT NULL) GROUP BY 1, 2),
+        camp AS (SELECT wk.w, cw.campaign_id,
+                        sum(cw.issued) FILTER (WHERE cw.w = wk.w) AS issued,
+                        sum(cw.redeemed) FILTER (WHERE cw.w = wk.w) AS redeemed,
+                        sum(cw.issued) AS issued_to_date, sum(cw.redeemed) AS redeemed_to_date
+                 FROM wk JOIN cw ON cw.w <= wk.w GROUP BY 1, 2
+                 HAVING sum(cw.issued + cw.redeemed) FILTER (WHERE cw.w = wk.w) > 0),
+        coup AS (SELECT wk.w, coalesce(sum(issued), 0) AS coupons_issued,
+                        coalesce(sum(redeemed), 0) AS coupons_redeemed,
+                        sum(redeemed_to_date) / nullif(sum(issued_to_date), 0) AS coupon_redemption_rate
+                 FROM wk LEFT JOIN camp USING (w) GROUP BY 1),
+        fd AS (SELECT CAST(min(ordered_at) AS DATE) AS first_day FROM orders),
+        kpi AS (SELECT wk.w, joins.members, joins.new_members, coalesce(act.active_members, 0) AS active_members,
+                       coalesce(sums.private_revenue, 0) AS private_revenue,
+                       coalesce(sums.total_revenue, 0) AS total_revenue,
+                       sums.private_revenue / nullif(sums.total_revenue, 0) AS private_share,
+                       sums.private_revenue / nullif(sums.member_orders, 0) AS member_ticket,
+                       sums.nonmember_revenue / nullif(sums.nonmember_orders, 0) AS nonmember_ticket,
+                       CASE WHEN date_diff('day', fd.first_day, wk.w) >= 90
+                            THEN act.returning / nullif(act.active_members, 0) END AS repurchase_rate,
+                       coup.coupons_issued, coup.coupons_redeemed, coup.coupon_redemption_rate,
+                       coalesce(grp.group_members, 0) AS group_members
+                FROM wk LEFT JOIN sums USING (w) LEFT JOIN act USING (w) LEFT JOIN joins USING (w)
+                LEFT JOIN grp USING (w) LEFT JOIN coup USING (w), fd
+                WHERE wk.w >= fd.first_day)
+        SELECT 'kpi' AS part, w, name AS key, CAST(value AS DOUBLE) AS value
+        FROM (UNPIVOT kpi ON COLUMNS(* EXCLUDE (w)) INTO NAME name VALUE value)
+        UNION ALL SELECT 'store', w, home, count(*) FROM mem WHERE w IN (SELECT w FROM wk) GROUP BY 2, 3
+        UNION ALL SELECT 'channel', w, channel, count(*) FROM mem WHERE w IN (SELECT w FROM wk) GROUP BY 2, 3
+        UNION ALL SELECT 'coupon_' || name, w, campaign_id, CAST(value AS DOUBLE)
+        FROM (UNPIVOT camp ON issued, redeemed, issued_to_date, redeemed_to_date INTO NAME name VALUE value)
+        ORDER BY 1, 2, 3""",
 }
 
 # The workbench call of each analysis; `db` is the open store, `as_of` a date, `campaign` a campaign id.
@@ -266,6 +325,25 @@ out = m.groupby(["lifetime", "churned"]).size()
 """,
 }
 
+
+def reference_params(as_of: dt.date, timezone: str, week: str | None = None) -> dict[str, str]:
+    """Calendar facts the SQL references take as literals (worked out in Python, as the workbench does):
+    ``mondays``, the Mondays of weekly_kpis' ``week`` (default: the last complete one), the 4 weeks before and the year-ago week, as a
+    DuckDB date list; ``first_span``, the instant the first of them less 90 days starts, in the chain's zone."""
+    from workbench.analyses.overview import yoy_comparison_week
+    from workbench.data import calendar
+
+    monday, _ = calendar.parse_iso_week(week or calendar.last_complete_week(as_of))
+    yoy_monday, _ = calendar.parse_iso_week(yoy_comparison_week(calendar.iso_week_label(monday))[0])
+    mondays = sorted({monday, yoy_monday, *(monday - dt.timedelta(weeks=k) for k in range(1, 5))})
+    first = mondays[0] - dt.timedelta(days=90)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=ZoneInfo(timezone))
+    return {
+        "mondays": ", ".join(f"DATE '{d.isoformat()}'" for d in mondays),
+        "first_span": start.isoformat(),
+    }
+
+
 CHILD = r"""
 import json, resource, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
@@ -274,6 +352,8 @@ t0 = time.perf_counter()
 import duckdb, numpy as np, pandas as pd
 import workbench as wb
 from workbench.analyses import scope
+sys.path.insert(0, "bench")
+from analyses import reference_params
 db = wb.connect(store)
 as_of = scope.resolve_as_of(db, None)
 tz = db.settings.timezone
@@ -282,6 +362,7 @@ camp = camp[camp["holdout_share"].fillna(0) > 0]
 campaign = str(camp["campaign_id"].iloc[len(camp) // 2]) if len(camp) else None
 con = db.backend.con
 con.execute("SET enable_progress_bar = false")
+reference = reference_params(as_of, tz)
 if kind == "workbench":  # the analysis's modules (scipy, lifelines...) are imported in setup, not timed
     eval(code.split("(")[0], {"wb": wb})
 setup = time.perf_counter() - t0
@@ -291,7 +372,7 @@ for _ in range(repeats):
     if kind == "workbench":
         result = eval(code, {"wb": wb, "db": db, "as_of": as_of, "campaign": campaign})
     elif kind == "sql":
-        con.execute(code.format(as_of=as_of.isoformat(), campaign=campaign)).to_arrow_table()
+        con.execute(code.format(as_of=as_of.isoformat(), campaign=campaign, **reference)).to_arrow_table()
     else:
         exec(code, {"con": con, "pd": pd, "np": np, "as_of": as_of, "tz": tz})
     times.append(time.perf_counter() - t)

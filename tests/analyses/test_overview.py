@@ -32,6 +32,7 @@ holiday nearby, so the same week number). Stores S1 (上海), S2 (北京).
                     end of W20: A, C = 2; W19: A, B = 2; W18: A = 1; 2025-W20: 0
 """
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -299,3 +300,64 @@ def test_simulated_invariants(simulated):
     shares = k[k["unit"] == "share"]["value"].dropna()
     assert ((shares >= 0) & (shares <= 1)).all()
     assert k.loc["members", "value"] >= k.loc["members", "previous_week"]
+
+
+def test_the_benchmarks_sql_reference_computes_the_same_numbers(simulated):
+    """bench/analyses.py times weekly_kpis against one hand-written SQL query: it is a floor for the
+    analysis only if it computes the same result: every KPI of the week, the week before, the 4 weeks
+    before and the year-ago week, new members by home store and by join channel, coupons per campaign."""
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    from workbench.analyses.scope import resolve_as_of
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "analyses.py"
+    spec = importlib.util.spec_from_file_location("bench_analyses", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    db = simulated
+    as_of = resolve_as_of(db)
+    week = "2026-W09"  # coupons issued (Spring Festival campaign); redeemed that week and after
+    params = bench.reference_params(as_of, db.settings.timezone, week)
+    sql = bench.SQL["weekly_kpis"].format(as_of=as_of.isoformat(), campaign=None, **params)
+    ref = db.backend.con.execute(sql).to_arrow_table().to_pandas()
+    ref["w"] = [pd.Timestamp(d).date() for d in ref["w"]]
+    got = weekly_kpis(db, as_of=as_of, week=week)
+    p = got.params
+    monday, yoy = p["week_start"], calendar_monday(p["yoy_week"])
+    before = [monday - dt.timedelta(weeks=k) for k in range(1, 5)]
+    kpis = ref[ref["part"] == "kpi"].pivot(index="w", columns="key", values="value")
+    table = got.kpis.set_index("kpi")
+    assert set(table.index) == set(kpis.columns)
+    for code, row in table.iterrows():
+        assert row["value"] == pytest.approx(kpis.loc[monday, code], rel=1e-9, nan_ok=True), code
+        assert row["previous_week"] == pytest.approx(kpis.loc[before[0], code], rel=1e-9, nan_ok=True), code
+        assert row["year_ago"] == pytest.approx(kpis.loc[yoy, code], rel=1e-9, nan_ok=True), code
+        mean = kpis.loc[before, code].mean()
+        assert row["mean_prev_4w"] == pytest.approx(mean, rel=1e-9, nan_ok=True), code
+    assert table.loc["coupons_issued", "value"] > 0 and table.loc["coupons_redeemed", "value"] > 0
+    assert table.loc["repurchase_rate", "value"] > 0 and table.loc["group_members", "value"] > 0
+
+    for part, frame, key in (("store", got.stores, "store_id"), ("channel", got.channels, "join_channel")):
+        counts = ref[ref["part"] == part].pivot(index="key", columns="w", values="value").fillna(0)
+        for column, week in (("new_members", monday), ("previous_week", before[0]), ("year_ago", yoy)):
+            expected = counts[week] if week in counts else pd.Series(dtype="float64")
+            shown = frame.set_index(key)[column]
+            assert shown[shown > 0].sort_index().to_dict() == expected[expected > 0].sort_index().to_dict(), (
+                part,
+                column,
+            )
+    coupons = ref[(ref["part"].str.startswith("coupon_")) & (ref["w"] == monday)]
+    coupons = coupons.pivot(index="key", columns="part", values="value").fillna(0)
+    table = got.coupons.set_index("campaign_id")
+    assert sorted(table.index) == sorted(coupons.index) and len(table) > 0
+    for column in ("issued", "redeemed", "issued_to_date", "redeemed_to_date"):
+        assert table[column].to_dict() == coupons[f"coupon_{column}"].astype("int64").to_dict(), column
+
+
+def calendar_monday(label: str) -> dt.date:
+    from workbench.data import calendar
+
+    return calendar.parse_iso_week(label)[0]
