@@ -16,7 +16,8 @@ For each analysis:
 
 Prints a table of median seconds, peak MB and the ratios (workbench / SQL, pandas / workbench) with the
 targets (within 1.2x of SQL, under 10 s at 1M members, 10x faster than pandas, peak under 4 GB), and
-writes it to bench/results/analyses-<size>.md. A missed target says MISSED in the table.
+writes it to bench/results/analyses-<size>.md (analyses-<size>-<names>.md for a run with --only). A
+missed target says MISSED in the table.
 """
 
 from __future__ import annotations
@@ -471,6 +472,8 @@ def main(argv=None) -> None:
     ).fetchone()
     con.close()
     store_info = f"{members:,} members, {orders:,} orders"
+    # A run of some analyses (--only) keeps its own file: the whole table of the size stays as it was.
+    result_name = f"analyses-{args.size}" + (f"-{args.only.replace(',', '-')}" if args.only else "") + ".md"
     rows = []
     for name in names:
         row = {"name": name, "errors": []}
@@ -494,13 +497,11 @@ def main(argv=None) -> None:
         # The table so far, after each analysis: a long 1M run that is stopped still leaves its rows.
         partial = table(rows, size=args.size, store_info=store_info, repeats=args.repeats)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"analyses-{args.size}.md").write_text(
-            "# Benchmark: analyses\n\n" + partial, encoding="utf-8"
-        )
+        (RESULTS / result_name).write_text("# Benchmark: analyses\n\n" + partial, encoding="utf-8")
     text = table(rows, size=args.size, store_info=store_info, repeats=args.repeats)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"analyses-{args.size}.md").write_text("# Benchmark: analyses\n\n" + text, encoding="utf-8")
+    (RESULTS / result_name).write_text("# Benchmark: analyses\n\n" + text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -57,8 +57,9 @@ CHANGES = {
     "campaigns": (".wb-campaign", -3, -2, -1),
 }
 # Then a store by option index: at 1M (more than warm.MAX_STORES stores) no store is computed ahead, so
-# the page computes it on demand. Each run moves both indexes on by STORE_STEP: a store an earlier run
-# computed is in the shared results, and would be read, not computed.
+# the page computes it on demand. Each run moves both indexes on by STORE_STEP, and each invocation starts
+# at another run number (--store-offset, default from the clock): a store an earlier run computed is in the
+# shared results, and would be read, not computed.
 STORE_STEP = 37
 STORE_CHANGE = {name: (".wb-store", 108, 1109) for name in ("overview", "cohorts", "churn")}
 COLUMNS = (
@@ -163,7 +164,15 @@ def main() -> None:
     parser.add_argument("--no-warm", action="store_true")
     parser.add_argument("--preheat-wait", type=float, default=PREHEAT_WAIT_S)
     parser.add_argument("--prefetch-wait", type=float, default=PREFETCH_WAIT_S)
+    parser.add_argument(
+        "--store-offset",
+        type=int,
+        default=None,
+        help="runs before this one whose stores to skip (default: from the clock, so that another "
+        "invocation picks stores no earlier one computed into the shared results)",
+    )
     args = parser.parse_args()
+    offset = args.store_offset if args.store_offset is not None else int(time.time() // 60) % 1000 * args.runs
     load_before = os.getloadavg()[0]
     port = free_port()
     cmd = [sys.executable, "-m", "workbench.cli", "dashboard", "--data", args.data, "--port", str(port)]
@@ -184,7 +193,9 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for name in args.dashboards:
-                runs = [measure(browser, base, name, args.prefetch_wait, run) for run in range(args.runs)]
+                runs = [
+                    measure(browser, base, name, args.prefetch_wait, offset + run) for run in range(args.runs)
+                ]
                 rows[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 print(f"  {name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in rows[name].items()), flush=True)
             browser.close()
