@@ -228,3 +228,39 @@ def test_the_heatmap_leaves_out_a_segment_with_nobody_in_the_cohorts(chain):
     fig = retention_heatmap(window, lang="en")
     assert [a.text for a in fig.layout.annotations if a.text.startswith("VIP")] == ["VIP: No"]
     assert [t.name for t in fig.data] == ["VIP: No"]
+
+
+def test_the_kernels_prefetch_computes_one_store_of_the_city_which_is_then_read_not_computed(three_stores):
+    dash = overview_dashboard(three_stores, background=False, prefetch=False)
+    dash.controls["city"].value = "北京"
+    plan = dash.one_store_plan()
+    assert [name for name, _, _ in plan] == ["weekly_kpis", "lifecycle", "weekly_kpi_trend"]
+    assert all(params["stores"] == ["S2"] for _, _, params in plan)  # the city's first store
+    dash.prefetch()
+    assert all(dash.cache.has(name, **params) for name, _, params in plan)
+    computed = dash.cache.computed
+    dash.controls["store"].value = "S2"
+    assert dash.cache.computed == computed  # every result of the page came from the prefetch
+    assert (
+        dash.numbers["new_members"]
+        == weekly_kpis(three_stores, stores=["S2"], cities=["北京"])
+        .kpis.set_index("kpi")
+        .loc["new_members", "value"]
+    )
+    assert dash.one_store_plan() == []  # a store is chosen: nothing more to warm
+
+
+def test_cohorts_and_churn_plan_one_store_too(chain):
+    from workbench.dashboards.churn import churn_dashboard
+
+    for dash, names in (
+        (cohort_dashboard(chain, background=False, prefetch=False), ["cohort_retention", "repurchase_cycle"]),
+        (
+            churn_dashboard(chain, background=False, prefetch=False),
+            ["churn_survival", "wake_up_list", "churn_drivers"],
+        ),
+    ):
+        plan = dash.one_store_plan()
+        assert [name for name, _, _ in plan] == names
+        first = sorted(s for s, _, _ in common.store_choices(chain))[0]
+        assert all(params["stores"] == [first] for _, _, params in plan)

@@ -173,6 +173,14 @@ class ChurnDashboard(common.Dashboard):
             plan.append(("churn_drivers", churn_drivers, params))
         return plan
 
+    def plan_for(self, state):
+        scope = {"db": self.db, "as_of": self.as_of, **self.scope(state)}
+        return [
+            ("churn_survival", churn_survival, self.survival_params(state)),
+            ("wake_up_list", wake_up_list, scope),
+            ("churn_drivers", churn_drivers, {**scope, "sample": DASHBOARD_DRIVER_SAMPLE}),
+        ]
+
     # -- steps ----------------------------------------------------------------------------------------------
     def compute_survival(self) -> None:
         self.survival = self.cached("churn_survival", churn_survival, **self.survival_params())

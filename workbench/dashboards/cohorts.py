@@ -147,11 +147,13 @@ class CohortDashboard(common.Dashboard):
         states = [{**s, "period": p} for p in PERIODS if p != s["period"]]
         states += [{**s, "segment": g} for g in common.SEGMENT_CHOICES if g != s["segment"]]
         states += [{**s, "city": c, "store": ""} for c in sorted({c for _, _, c in self.stores})]
-        plan = []
-        for alt in states:
-            plan.append(("cohort_retention", cohort_retention, self.retention_params(alt)))
-            plan.append(("repurchase_cycle", repurchase_cycle, self.return_params(alt)))
-        return plan
+        return [item for alt in states for item in self.plan_for(alt)]
+
+    def plan_for(self, state):
+        return [
+            ("cohort_retention", cohort_retention, self.retention_params(state)),
+            ("repurchase_cycle", repurchase_cycle, self.return_params(state)),
+        ]
 
     # -- steps ----------------------------------------------------------------------------------------------
     def compute_cohorts(self) -> None:

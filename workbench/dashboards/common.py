@@ -546,6 +546,23 @@ class Dashboard(widgets.VBox):
         :meth:`cached` uses for the other values of the main filters. Default: nothing."""
         return []
 
+    def plan_for(self, state: dict) -> list[tuple[str, Callable, dict]]:
+        """(name, analysis, params) the page asks :meth:`cached` for when its filters are ``state`` (pages
+        with a store filter; :meth:`one_store_plan` uses it). Default: nothing."""
+        return []
+
+    def one_store_plan(self) -> list[tuple[str, Callable, dict]]:
+        """The page's results for one store of the chosen city (the first), when no store is chosen; the
+        kernel's own prefetch computes them after :meth:`prefetch_plan`. On a chain of more than
+        warm.MAX_STORES stores nothing computes stores ahead, and the first store a kernel computes pays
+        first-use costs of the store queries (about 0.4 s at 1M members): this pays them before a manager
+        picks one. The warm run leaves it out (it calls prefetch_plan, once per filter value)."""
+        s = self.state()
+        if self._city_stores is None or s.get("store"):
+            return []
+        stores = self._city_stores.get(s.get("city", ""), [])
+        return self.plan_for({**s, "store": stores[0]}) if stores else []
+
     # -- helpers for subclasses ---------------------------------------------------------------------------
     def t(self, key: str, **fmt) -> str:
         return i18n.t(key, self.lang, **fmt)
@@ -683,11 +700,11 @@ class Dashboard(widgets.VBox):
             self._prefetcher.submit(lambda: None).result(timeout=timeout)
 
     def prefetch(self, *, limit: int = PREFETCH_LIMIT, ticket: int | None = None) -> int:
-        """Compute up to ``limit`` results of :meth:`prefetch_plan` that are not cached yet, so that choosing
-        those filter values later redraws from the cache. Stops as soon as a newer request comes in (when
+        """Compute up to ``limit`` results of :meth:`prefetch_plan`, then :meth:`one_store_plan`, that are not
+        cached yet, so that choosing those filter values later redraws from the cache. Stops as soon as a newer request comes in (when
         ``ticket`` is given: the worker thread's call). A value that fails is skipped (choosing it shows its
         message then). Returns how many results were computed."""
-        return self.prefetch_items(self.prefetch_plan()[:limit], ticket=ticket)
+        return self.prefetch_items(self.prefetch_plan()[:limit] + self.one_store_plan(), ticket=ticket)
 
     def prefetch_items(self, items, *, ticket: int | None = None) -> int:
         """Compute the (name, analysis, params) ``items`` not cached yet (see :meth:`prefetch`)."""

@@ -290,6 +290,13 @@ class OverviewDashboard(common.Dashboard):
             plan.append(("weekly_kpis", weekly_kpis, self.kpi_params({**s, "week": week})))
         return plan
 
+    def plan_for(self, state):
+        return [
+            ("weekly_kpis", weekly_kpis, self.kpi_params(state)),
+            ("lifecycle", lifecycle, self.lifecycle_params(state)),
+            ("weekly_kpi_trend", weekly_kpi_trend, self.trend_params(state)),
+        ]
+
 
 # Weeks before the chosen one whose KPIs are computed ahead (the ones a manager steps back to).
 PREFETCH_WEEKS = 4
