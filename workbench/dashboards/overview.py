@@ -274,12 +274,7 @@ class OverviewDashboard(common.Dashboard):
         plan = []
         cities = sorted({c for _, _, c in self.stores})
         for city in cities:
-            alt = {**s, "city": city, "store": ""}
-            plan += [
-                ("weekly_kpis", weekly_kpis, self.kpi_params(alt)),
-                ("lifecycle", lifecycle, self.lifecycle_params(alt)),
-                ("weekly_kpi_trend", weekly_kpi_trend, self.trend_params(alt)),
-            ]
+            plan += self.plan_for({**s, "city": city, "store": ""})
         for channel in ORDER_CHANNELS:
             alt = {**s, "channel": channel}
             plan += [
