@@ -157,3 +157,55 @@ def test_an_older_store_with_wide_derived_decimals_is_rebuilt_on_the_next_extens
     assert result.mode == "rebuild"
     assert _column_types(store)[(derived.VISITS, "amount")] == "DECIMAL(18,2)"
     assert _table_rows(store, derived.VISITS) == _table_rows(chain, derived.VISITS)
+
+
+def _store_runs(path) -> tuple[int, int]:
+    """(runs, stores): how many runs of equal store_id _store_orders holds in its stored order (the stores when
+    it is sorted by store; more when orders of a store sit in several places)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        ids = [r[0] for r in con.execute(f'SELECT store_id FROM "{derived.STORE_ORDERS}"').fetchall()]
+        stores = con.execute(f'SELECT count(DISTINCT store_id) FROM "{derived.STORE_ORDERS}"').fetchone()[0]
+    finally:
+        con.close()
+    return sum(1 for i, s in enumerate(ids) if i == 0 or ids[i - 1] != s), stores
+
+
+def test_the_orders_stored_by_store_are_sorted_and_sorted_again_once_appended_orders_pass_the_share(
+    chain, tmp_path, monkeypatch
+):
+    runs, stores = _store_runs(chain)
+    assert runs == stores > 1  # a rebuild stores each store's orders in one block
+    store = _copy(chain, tmp_path / "store.duckdb")
+    # A day's orders are far below the share: they are appended at the end, after every store's block.
+    monkeypatch.setattr(derived, "RESORT_SHARE", 0.5)
+    derived.refresh(store, since="2026-03-21")
+    runs, _ = _store_runs(store)
+    assert runs > stores
+    assert _table_rows(store, derived.STORE_ORDERS) == _table_rows(chain, "orders")
+    # Past the share (here every order appended since the rebuild counts), the next refresh sorts again.
+    monkeypatch.setattr(derived, "RESORT_SHARE", 0.0)
+    derived.refresh(store, since="2026-03-22")
+    assert _store_runs(store)[0] == stores
+    assert _table_rows(store, derived.STORE_ORDERS) == _table_rows(chain, "orders")
+
+
+def test_weekly_kpis_of_a_few_stores_read_from_the_orders_stored_by_store_equal_those_from_orders(chain):
+    import pandas as pd
+
+    with wb.connect(chain) as db:
+        ids = sorted(db.stores.to_pandas()["store_id"])
+    results = {}
+    for use in (True, False):
+        with wb.connect(chain) as db:
+            db._derived_fresh = use
+            assert (derived.orders_for(db, ids[:1]).get_name() == derived.STORE_ORDERS) is use
+            results[use] = [
+                wb.weekly_kpis(db, week="2026-W11", stores=ids[:1]).kpis,
+                wb.weekly_kpis(db, week="2026-W11", stores=ids[1:3], channels=["dine_in"]).kpis,
+                wb.weekly_kpi_trend(db, week="2026-W11", weeks=8, stores=ids[:1]),
+            ]
+    for mine, theirs in zip(results[True], results[False], strict=True):
+        pd.testing.assert_frame_equal(mine, theirs)
+    kpis = results[True][0].set_index("kpi")["value"]
+    assert kpis["total_revenue"] > 0

@@ -32,7 +32,7 @@ import pandas as pd
 from workbench import i18n
 from workbench.analyses import scope
 from workbench.analyses.holidays_align import holiday_offset, yoy_comparison_week
-from workbench.data import calendar, contract
+from workbench.data import calendar, contract, derived
 from workbench.data.store import Store, connect
 from workbench.errors import ParameterError
 
@@ -629,7 +629,7 @@ def _weekly_values(
     store_ids = _store_ids(db, stores, cities)
     week_days = [ibis.literal(d, type="date") for d in mondays]
     spans = _day_spans(mondays, REPURCHASE_LOOKBACK_DAYS)
-    o = db.orders
+    o = derived.orders_for(db, store_ids)  # one store's orders: the copy stored by store, read in its blocks
     # Each week and the lookback days before it (a year-ago week adds a second stretch, not the year between),
     # first as instants (the engine skips whole blocks of orders by their timestamps without working out
     # the local day of each), then as local days.
