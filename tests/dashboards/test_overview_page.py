@@ -248,6 +248,12 @@ def test_the_kernels_prefetch_computes_one_store_of_the_city_which_is_then_read_
         .loc["new_members", "value"]
     )
     assert dash.one_store_plan() == []  # a store is chosen: nothing more to warm
+    # Back to the city: S2 is at hand (here, or read from another kernel's results, which would warm
+    # nothing), so the plan moves on to the city's next store, and once every store is at hand, to none.
+    dash.controls["store"].value = ""
+    assert all(params["stores"] == ["S3"] for _, _, params in dash.one_store_plan())
+    dash.prefetch()
+    assert dash.one_store_plan() == []
 
 
 def test_cohorts_and_churn_plan_one_store_too(chain):

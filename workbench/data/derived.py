@@ -14,11 +14,12 @@ and the load log):
                         first_ticket (amount of the first visit).
   _member_periods       one row per member and period with a visit: member_id, period ('week' / 'month'),
                         period_start, visits, amount.
-  _store_orders         the orders again, every column, stored by store (sorted on store_id, then
-                        ordered_at): a question about a few stores reads their blocks of rows instead of
-                        every order of its weeks (at 1M members, one store's orders of half a year: about
-                        0.01 s instead of 0.2-0.3 s). Orders a refresh adds go to its end; it is sorted
-                        again when those exceed RESORT_SHARE of its rows.
+  _store_orders         the orders again, stored by store (sorted on store_id, then ordered_at), with the
+                        columns a question about a store's revenue and visits reads (STORE_ORDER_COLUMNS):
+                        it reads that store's blocks of rows instead of every order of its weeks (at 1M
+                        members, one store's orders of half a year: about 0.01 s instead of 0.2-0.3 s).
+                        Orders a refresh adds go to its end; it is sorted again when those exceed
+                        RESORT_SHARE of its rows.
 
 Amounts are exact decimals of the orders' own type (DECIMAL(18,2)); a store whose tables hold the wider
 sums an earlier version wrote (DECIMAL(38,2), far slower to read) is rebuilt by its next refresh.
@@ -55,6 +56,7 @@ NUMBERING = ("visit_number", "prev_day", "next_day")
 FIRST_VISIT = "_member_first_visit"
 PERIODS = "_member_periods"
 STORE_ORDERS = "_store_orders"
+STORE_ORDER_COLUMNS = ("store_id", "ordered_at", "member_id", "channel", "amount")
 DERIVED_TABLES = (VISITS, FIRST_VISIT, PERIODS, STORE_ORDERS)
 # Share of _store_orders appended since it was last sorted above which a refresh sorts it again (a week of
 # orders is about 1% of two years', so about every fifth weekly load at most).
@@ -160,8 +162,9 @@ def _periods_expr(v: ibis.Table) -> ibis.Table:
 
 def _sort_store_orders(con) -> None:
     """(Re)write _store_orders from orders, sorted by store."""
+    cols = ", ".join(STORE_ORDER_COLUMNS)
     con.execute(
-        f'CREATE OR REPLACE TABLE "{STORE_ORDERS}" AS SELECT * FROM orders ORDER BY store_id, ordered_at'
+        f'CREATE OR REPLACE TABLE "{STORE_ORDERS}" AS SELECT {cols} FROM orders ORDER BY store_id, ordered_at'
     )
 
 
@@ -261,7 +264,7 @@ def refresh(path, *, since=None) -> RefreshResult:
                 start = pd.Timestamp(since_day, tz=db.settings.timezone)
                 con.execute(f'DELETE FROM "{STORE_ORDERS}" WHERE ordered_at >= ?', [start.to_pydatetime()])
                 o = backend.table("orders")
-                later = o.filter(o.ordered_at >= ibis.literal(start))
+                later = o.filter(o.ordered_at >= ibis.literal(start)).select(*STORE_ORDER_COLUMNS)
                 _insert(con, STORE_ORDERS, later.order_by(["store_id", "ordered_at"]))
                 meta = backend.table(contract.META_TABLE).to_pandas()
                 before = dict(zip(meta["key"], meta["value"], strict=True)).get(META_STORE_ORDERS_APPENDED)
@@ -301,9 +304,9 @@ def fresh(db) -> bool:
 
 
 def orders_for(db, store_ids) -> ibis.Table:
-    """The orders table to read for a question about the stores ``store_ids`` (None: every store): the
-    copy stored by store (_store_orders) for up to STORE_ORDERS_MAX_STORES stores when the derived tables
-    are fresh, else ``orders``. Both hold the same rows."""
+    """The orders table to read for a question about the stores ``store_ids`` (None: every store) that reads
+    only STORE_ORDER_COLUMNS: the copy stored by store (_store_orders) for up to STORE_ORDERS_MAX_STORES
+    stores when the derived tables are fresh, else ``orders``. Both hold the same orders."""
     if store_ids is not None and len(store_ids) <= STORE_ORDERS_MAX_STORES and fresh(db):
         return db.backend.table(STORE_ORDERS)
     return db.orders
