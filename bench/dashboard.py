@@ -230,10 +230,10 @@ def main() -> None:
 
 
 def store_members(data) -> int:
-    import duckdb
+    import workbench as wb
 
-    with duckdb.connect(str(data), read_only=True) as con:
-        return int(con.execute("SELECT count(*) FROM members").fetchone()[0])
+    with wb.connect(data, read_only=True) as db:
+        return db.count("members")
 
 
 def target_lines(rows: dict[str, dict[str, float]], members: int) -> list[str]:

@@ -6,7 +6,8 @@ Works on a copy of the size's store (see bench/analyses.py). A rebuild derives e
 member period from all orders and stores the orders again sorted by store (_store_orders); an extension
 re-derives only the last ISO week (and the month holding it) and appends its orders to that copy, as a
 weekly load of new orders does (a load that finds more than derived.RESORT_SHARE of the copy appended
-since its last sort sorts it again, which this benchmark's single week does not reach). Prints a table and writes it to bench/results/derived-<size>.md.
+since its last sort sorts it again, which this benchmark's single week does not reach). Prints a table
+and writes it to bench/results/derived-<size>.md.
 """
 
 from __future__ import annotations

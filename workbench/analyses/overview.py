@@ -599,8 +599,8 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
     return m, bool(stores or cities or join_channels)
 
 
-def _scoped_orders(db: Store, *, store_ids, channels, orders: ibis.Table | None = None) -> ibis.Table:
-    o = db.orders if orders is None else orders
+def _scoped_orders(o: ibis.Table, *, store_ids, channels) -> ibis.Table:
+    """Orders ``o`` with their local day and amount as float, narrowed to the stores and channels."""
     o = o.mutate(day=calendar.local_day(o.ordered_at), amount=o.amount.cast("float64"))
     if store_ids is not None:
         o = o.filter(o.store_id.isin(store_ids))
@@ -640,7 +640,7 @@ def _weekly_values(
         for lo, hi in spans
     ]
     o = _scoped_orders(
-        db, store_ids=store_ids, channels=channels, orders=o.filter(functools.reduce(operator.or_, instants))
+        o.filter(functools.reduce(operator.or_, instants)), store_ids=store_ids, channels=channels
     )
     windows = [
         (o.day >= calendar.date_literal(lo)) & (o.day <= calendar.date_literal(hi)) for lo, hi in spans

@@ -15,8 +15,8 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-from workbench.data import calendar, contract, derived
-from workbench.data.store import Store
+from workbench.data import calendar, derived
+from workbench.data.store import Store, read_meta
 from workbench.errors import ParameterError
 
 # Visits with a coupon at or above this share mark a member as price sensitive (DESIGN.md "Segments":
@@ -81,12 +81,9 @@ def order_day_range(db: Store, *, required: bool = False) -> tuple[dt.date | Non
 
 def _meta(db: Store) -> dict[str, str]:
     try:
-        if contract.META_TABLE in db.backend.list_tables():
-            m = db.backend.table(contract.META_TABLE).to_pandas()
-            return dict(zip(m["key"], m["value"], strict=True))
+        return read_meta(db.backend)
     except Exception:  # engines without the meta table
-        pass
-    return {}
+        return {}
 
 
 def member_attributes(db: Store, *, as_of, members: ibis.Table | None = None) -> ibis.Table:

@@ -173,9 +173,12 @@ def _create(con, name: str, expr: ibis.Table, *, temp: bool = False) -> None:
     con.execute(f'CREATE OR REPLACE {kind} "{name}" AS {ibis.to_sql(expr, dialect="duckdb")}')
 
 
-def _insert(con, name: str, expr: ibis.Table) -> None:
+def _insert(con, name: str, expr: ibis.Table) -> int:
+    """Insert the rows of ``expr`` into table ``name``; returns how many."""
     cols = ", ".join(f'"{c}"' for c in expr.columns)
-    con.execute(f'INSERT INTO "{name}" ({cols}) {ibis.to_sql(expr, dialect="duckdb")}')
+    return int(
+        con.execute(f'INSERT INTO "{name}" ({cols}) {ibis.to_sql(expr, dialect="duckdb")}').fetchone()[0]
+    )
 
 
 def refresh(path, *, since=None) -> RefreshResult:
@@ -185,7 +188,7 @@ def refresh(path, *, since=None) -> RefreshResult:
     Extending re-derives visits on and after ``since``, first visits on or after it (of members with no
     earlier visit), and every week and month that holds a day on or after ``since``; the result equals a rebuild.
     """
-    from workbench.data.store import connect, set_meta
+    from workbench.data.store import connect, read_meta, set_meta
 
     t0 = time.perf_counter()
     path = Path(path)
@@ -265,10 +268,8 @@ def refresh(path, *, since=None) -> RefreshResult:
                 con.execute(f'DELETE FROM "{STORE_ORDERS}" WHERE ordered_at >= ?', [start.to_pydatetime()])
                 o = backend.table("orders")
                 later = o.filter(o.ordered_at >= ibis.literal(start)).select(*STORE_ORDER_COLUMNS)
-                _insert(con, STORE_ORDERS, later.order_by(["store_id", "ordered_at"]))
-                meta = backend.table(contract.META_TABLE).to_pandas()
-                before = dict(zip(meta["key"], meta["value"], strict=True)).get(META_STORE_ORDERS_APPENDED)
-                appended = int(before or 0) + int(later.count().execute())
+                added = _insert(con, STORE_ORDERS, later.order_by(["store_id", "ordered_at"]))
+                appended = int(read_meta(backend).get(META_STORE_ORDERS_APPENDED) or 0) + added
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -293,8 +294,9 @@ def fresh(db) -> bool:
     try:
         present = set(db.backend.list_tables())
         if set(DERIVED_TABLES) <= present and contract.META_TABLE in present and has_numbering(db.backend):
-            m = db.backend.table(contract.META_TABLE).to_pandas()
-            meta = dict(zip(m["key"], m["value"], strict=True))
+            from workbench.data.store import read_meta
+
+            meta = read_meta(db.backend)
             rows, last = _orders_stamp(db.backend)
             ok = meta.get(META_ORDERS) == str(rows) and meta.get(META_MAX_ORDERED_AT) == last
     except Exception:  # an engine without these tables or without _meta: compute from orders

@@ -158,11 +158,9 @@ def export_parquet(store, folder, *, tables=None) -> Path:
 
 
 def _meta_rows(db) -> dict[str, str]:
-    rows = dict(db.settings.as_dict())
-    if contract.META_TABLE in db.backend.list_tables():
-        m = db.backend.table(contract.META_TABLE).to_pandas()
-        rows.update(dict(zip(m["key"], m["value"], strict=True)))
-    return rows
+    from workbench.data.store import read_meta
+
+    return {**db.settings.as_dict(), **read_meta(db.backend)}
 
 
 def register_store(session, source, *, parquet_dir=None, tables=None, cache: bool = False) -> list[str]:

@@ -185,11 +185,19 @@ def _is_spark_session(obj) -> bool:
     return type(obj).__name__ == "SparkSession" and hasattr(obj, "sparkContext")
 
 
+def read_meta(backend) -> dict[str, str]:
+    """The ``_meta`` rows (settings and facts such as data_through) as {key: value}; {} without the table."""
+    if contract.META_TABLE not in backend.list_tables():
+        return {}
+    m = backend.table(contract.META_TABLE).to_pandas()
+    return dict(zip(m["key"], m["value"], strict=True))
+
+
 def _settings_from_backend(backend) -> Settings:
     try:
-        if contract.META_TABLE in backend.list_tables():
-            meta = backend.table(contract.META_TABLE).to_pandas()
-            return Settings.from_dict(dict(zip(meta["key"], meta["value"], strict=True)))
+        meta = read_meta(backend)
+        if meta:
+            return Settings.from_dict(meta)
     except WorkbenchError:
         raise
     except Exception:  # a backend without the meta table keeps defaults

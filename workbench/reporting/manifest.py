@@ -14,8 +14,7 @@ from importlib import metadata
 
 import pandas as pd
 
-from workbench.data import contract
-from workbench.data.store import Store
+from workbench.data.store import Store, read_meta
 
 # Packages whose versions can change a number or a page of the report.
 PACKAGES = (
@@ -50,10 +49,7 @@ def data_fingerprint(db: Store) -> dict:
         else:
             row, latest = {"rows": t.count().to_pyarrow().as_py()}, None
         tables[name] = {"rows": int(row["rows"]), "latest": latest}
-    meta = {}
-    if contract.META_TABLE in db.backend.list_tables():
-        m = db.backend.table(contract.META_TABLE).to_pandas()
-        meta = {str(k): str(v) for k, v in sorted(zip(m["key"], m["value"], strict=True))}
+    meta = {str(k): str(v) for k, v in sorted(read_meta(db.backend).items())}
     body = {"tables": tables, "quarantined": db.quarantined(), "meta": meta}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
     return {"sha256": digest, **body}
