@@ -404,3 +404,33 @@ def test_default_thresholds_on_the_chain_reuse_churn_threshold(sim):
     assert t["lost_after_days"] == churn_threshold(db)
     assert t["dormant_after_days"] == churn_threshold(db, quantile=0.75)
     assert t["dormant_after_days"] < t["lost_after_days"]
+
+
+def test_one_store_equals_the_brute_force_grid_of_its_home_members(sim):
+    # A store filter picks out the visits of the members at home there (join store, else the store of the
+    # first visit) once, for the default thresholds and the spans alike: both must equal the whole chain's
+    # computation restricted to those members by hand.
+    db, _ = sim
+    visits = member_visits(db).select("member_id", "day", "store_id").to_pandas()
+    visits["day"] = pd.to_datetime(visits["day"])
+    first_store = visits.sort_values(["member_id", "day"]).groupby("member_id")["store_id"].first()
+    members = db.members.select("member_id", "join_store_id").to_pandas().set_index("member_id")
+    home = members["join_store_id"].fillna(first_store.reindex(members.index))
+    store = home.value_counts().index[0]
+    at_home = home.index[home == store]
+    result = lifecycle(db, period="week", stores=[store])
+    t = result.thresholds.set_index("threshold")["days"]
+    assert t["lost_after_days"] == churn_threshold(db, stores=[store])
+    assert t["dormant_after_days"] == churn_threshold(db, stores=[store], quantile=0.75)
+    # ... and the lost threshold is the 0.9 quantile of those members' own intervals, rounded up
+    days = visits[visits["member_id"].isin(at_home)].sort_values(["member_id", "day"])
+    gaps = days.groupby("member_id")["day"].diff().dt.days.dropna()
+    assert t["lost_after_days"] == int(np.ceil(gaps.quantile(0.9) - 1e-9))
+    last_end = result.params["last_period"] + dt.timedelta(days=6)
+    ref = reference_states(days[["member_id", "day"]], "week", last_end, t["dormant_after_days"],
+                           t["lost_after_days"]).set_index(["period", "state"])["members"]  # fmt: skip
+    got = result.counts.set_index(["period", "state"])["members"]
+    pd.testing.assert_series_equal(
+        got[got > 0].sort_index(), ref.sort_index().astype("int64"), check_names=False, check_freq=False
+    )
+    assert len(at_home) > 50

@@ -254,6 +254,18 @@ def test_trend_has_one_row_per_week_and_kpi(hand_db):
     assert set(trend["kpi"]) == set(KPIS)
 
 
+def test_each_scope_keeps_its_own_coupon_kpis_when_a_page_moves_between_them(hand_db):
+    # The store is read-only, so the week's KPIs and the trend share a scope's coupon weeks. Issued in W19:
+    # cp1 (A, home S1); in W20: cp2 (B, S1) and cp3 (C, S2). Asked for in turn, each scope gives its own.
+    assert hand_db.read_only
+    for stores, w19, w20 in [("S1", 1, 1), ("S2", 0, 1), (None, 1, 2), ("S1", 1, 1)]:
+        r = kpi(weekly_kpis(hand_db, week=WEEK, stores=stores), "coupons_issued")
+        assert (r.previous_week, r.value) == (w19, w20), stores
+        trend = weekly_kpi_trend(hand_db, weeks=2, week=WEEK, stores=stores)
+        issued = trend[trend["kpi"] == "coupons_issued"]["value"].tolist()
+        assert issued == [w19, w20], stores
+
+
 def test_weeks_before_the_data_are_missing_not_zero(hand_db):
     r = weekly_kpis(hand_db, week="2025-W07")  # data starts 2025-02-01 (W05); a year ago is unknown
     assert kpi(r, "private_revenue").year_ago != 0 and math.isnan(kpi(r, "private_revenue").year_ago)

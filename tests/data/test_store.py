@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench.data import calendar
+from workbench.data import calendar, store
 from workbench.data.store import open_for_write, set_meta
 
 
@@ -140,6 +140,35 @@ def test_computed_once_reads_the_same_rows_from_a_temporary_table_dropped_after(
     temps = db.backend.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
     assert temps == []
     db.close()
+
+
+def test_a_read_only_store_remembers_a_result_and_a_writable_one_does_not(tmp_path):
+    path = _tiny_store(tmp_path / "s.duckdb")
+    calls = []
+
+    def count_orders(db):
+        calls.append(1)
+        return db.count("orders")
+
+    db = wb.connect(path)  # read-only: nobody can write to the file while it is open
+    assert [db.remembered(("n",), lambda: count_orders(db)) for _ in range(3)] == [3, 3, 3]
+    assert len(calls) == 1
+    assert db.remembered(("other",), lambda: count_orders(db)) == 3 and len(calls) == 2  # a key of its own
+    # only the last MEMO_SIZE results stay: the oldest key is computed again
+    for i in range(store.MEMO_SIZE):
+        db.remembered(("fill", i), lambda: None)
+    calls.clear()
+    db.remembered(("n",), lambda: count_orders(db))
+    assert len(calls) == 1
+    db.close()
+
+    rw = wb.connect(path, read_only=False)
+    calls.clear()
+    assert rw.remembered(("n",), lambda: count_orders(rw)) == 3
+    rw.backend.raw_sql("DELETE FROM orders WHERE order_id = 'o3'")
+    assert rw.remembered(("n",), lambda: count_orders(rw)) == 2  # the table changed under the store
+    assert len(calls) == 2
+    rw.close()
 
 
 @pytest.mark.parametrize(

@@ -466,8 +466,16 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
         _check_quantile(q)
     as_of = scope.resolve_as_of(db, as_of)
     members = scope.scoped_member_ids(db, as_of=as_of, **filters)
-    v = numbered_visits(db, as_of=as_of)
-    gaps = v.filter(v.days_since_prev.notnull()).semi_join(members, "member_id")
+    v = numbered_visits(db, as_of=as_of).semi_join(members, "member_id")
+    return interval_quantiles(v, quantiles, as_of=as_of)
+
+
+def interval_quantiles(visits: ibis.Table, quantiles: tuple, *, as_of: dt.date) -> dict[float, int]:
+    """The thresholds of :func:`churn_thresholds` from ``visits``, numbered visits already narrowed to the
+    members in scope and to ``as_of`` (a table with ``days_since_prev``, e.g. of
+    :func:`workbench.data.visits.numbered_visits`): {quantile: T days}, warnings as there. For a caller
+    that reads the same visits again (the lifecycle), which can then work them out once."""
+    gaps = visits.filter(visits.days_since_prev.notnull())
     named = {f"q{i}": gaps.days_since_prev.quantile(q) for i, q in enumerate(quantiles)}
     row = gaps.aggregate(n=gaps.count(), **named).to_pandas().iloc[0]
     n = int(row["n"])
@@ -477,7 +485,7 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
             f"to set the churn threshold from; using {FALLBACK_THRESHOLD_DAYS} days (pass threshold_days= to "
             "choose).",
             ThinDataWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return dict.fromkeys(quantiles, FALLBACK_THRESHOLD_DAYS)
     if n < MIN_INTERVALS:
@@ -485,7 +493,7 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
             f"the churn threshold rests on only {n} repurchase intervals (fewer than {MIN_INTERVALS}); "
             "consider passing threshold_days=.",
             ThinDataWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return {q: max(1, math.ceil(float(row[f"q{i}"]) - 1e-9)) for i, q in enumerate(quantiles)}
 

@@ -377,7 +377,7 @@ def _weekly_kpis(db, week, monday, sunday, as_of, first_day, compare_weeks, memb
     yoy_monday, _ = calendar.parse_iso_week(yoy_week)
     before = [monday - dt.timedelta(weeks=k) for k in range(1, compare_weeks + 1)]
     mondays = sorted({monday, yoy_monday, *before})
-    coupon_weeks = _coupon_weeks(db, members if narrowed else None)
+    coupon_weeks = _scope_coupon_weeks(db, members, narrowed, as_of, filters)
     values = _weekly_values(
         db,
         mondays,
@@ -460,7 +460,7 @@ def weekly_kpi_trend(
             first_day=first_day,
             members=members,
             narrowed=narrowed,
-            coupon_weeks=_coupon_weeks(db, members if narrowed else None),
+            coupon_weeks=_scope_coupon_weeks(db, members, narrowed, as_of, filters),
             **filters,
         )
     long = values.reset_index().melt(id_vars="week_start", var_name="kpi", value_name="value")
@@ -784,6 +784,13 @@ def _coupon_events(db: Store, members: ibis.Table | None) -> ibis.Table:
         issued_week=calendar.period_start(calendar.local_day(c.issued_at), "week"),
         redeemed_week=calendar.period_start(calendar.local_day(c.redeemed_at), "week"),
     )
+
+
+def _scope_coupon_weeks(db: Store, members, narrowed: bool, as_of, filters: dict) -> pd.DataFrame | None:
+    """:func:`_coupon_weeks` of the members in scope (``members``, the scope of ``filters`` at ``as_of``),
+    read once per read-only store and scope: a page's week KPIs and trend ask for the same."""
+    key = ("overview.coupon_weeks", as_of, filters["stores"], filters["cities"], filters["join_channels"])
+    return db.remembered(key, lambda: _coupon_weeks(db, members if narrowed else None))
 
 
 def _coupon_weeks(db: Store, members: ibis.Table | None) -> pd.DataFrame | None:

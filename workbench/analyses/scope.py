@@ -63,7 +63,14 @@ def resolve_as_of(db: Store, as_of=None) -> dt.date:
 
 def order_day_range(db: Store, *, required: bool = False) -> tuple[dt.date | None, dt.date | None]:
     """Local days of the first and last order: (None, None) without orders, or with ``required`` a
-    ParameterError saying the store has none."""
+    ParameterError saying the store has none. Read once per read-only store (``Store.remembered``)."""
+    first, last = db.remembered(("order_day_range",), lambda: _order_day_range(db))
+    if first is None and required:
+        raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
+    return first, last
+
+
+def _order_day_range(db: Store) -> tuple[dt.date | None, dt.date | None]:
     o = db.orders
     # The local day grows with the timestamp: the days of the first and last timestamps are the first and
     # last days, and the engine finds those two from its column statistics without casting every order.
@@ -73,13 +80,15 @@ def order_day_range(db: Store, *, required: bool = False) -> tuple[dt.date | Non
         .iloc[0]
     )
     if pd.isna(row["first"]):
-        if required:
-            raise ParameterError(f"{db.source} has no orders; there is nothing to analyse.")
         return None, None
     return pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
 
 
 def _meta(db: Store) -> dict[str, str]:
+    return db.remembered(("meta",), lambda: _read_meta(db))
+
+
+def _read_meta(db: Store) -> dict[str, str]:
     try:
         return read_meta(db.backend)
     except Exception:  # engines without the meta table

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +28,9 @@ META_JSON = "_meta.json"  # settings of a Parquet folder store
 # a report run within a 16 GB machine; set WORKBENCH_DUCKDB_MEMORY (e.g. "8GB") on a bigger one.
 MEMORY_ENV = "WORKBENCH_DUCKDB_MEMORY"
 DEFAULT_MEMORY_LIMIT = "2.5GB"
+# Results Store.remembered keeps per open store (each small: a day range, a few hundred rows).
+MEMO_SIZE = 64
+_MEMO_LOCK = threading.Lock()
 
 
 class Store:
@@ -73,6 +78,26 @@ class Store:
 
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
+
+    def remembered(self, key: tuple, compute):
+        """``compute()``, kept under ``key`` while this store is open when it is a DuckDB file opened
+        read-only: no one can write to the file then, so a result read from its tables stays true. The
+        last MEMO_SIZE results are kept; other stores compute every time. For small results that several
+        analyses of one page ask for again (the data's day range, the meta settings, a scope's coupon
+        weeks); the caller must not change what it gets back."""
+        if not (self.read_only and self.path is not None):
+            return compute()
+        memo = self.__dict__.setdefault("_memo", OrderedDict())
+        with _MEMO_LOCK:
+            if key in memo:
+                memo.move_to_end(key)
+                return memo[key]
+        value = compute()
+        with _MEMO_LOCK:
+            memo[key] = value
+            while len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
+        return value
 
     @contextmanager
     def computed_once(self, expr: ibis.Table):
