@@ -122,6 +122,10 @@ def test_threshold_is_the_rounded_up_quantile_of_repurchase_intervals(db):
         assert churn_threshold(db, as_of=AS_OF) == 64
     with pytest.warns(wb.ThinDataWarning):
         assert churn_threshold(db, as_of=AS_OF, quantile=0.5) == 20  # 10 + 0.5 * 19 = 19.5 -> 20
+    # asked again, the read-only store answers from what it read: the same value, and the same warning
+    assert db.read_only
+    with pytest.warns(wb.ThinDataWarning, match="only 4 repurchase intervals"):
+        assert churn_threshold(db, as_of=AS_OF) == 64
 
 
 def test_several_thresholds_come_from_one_pass_with_the_same_values(db):

@@ -465,9 +465,18 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
     for q in quantiles:
         _check_quantile(q)
     as_of = scope.resolve_as_of(db, as_of)
-    members = scope.scoped_member_ids(db, as_of=as_of, **filters)
-    v = numbered_visits(db, as_of=as_of).semi_join(members, "member_id")
-    return interval_quantiles(v, quantiles, as_of=as_of)
+
+    def intervals():
+        members = scope.scoped_member_ids(db, as_of=as_of, **filters)
+        return _interval_stats(numbered_visits(db, as_of=as_of).semi_join(members, "member_id"), quantiles)
+
+    # A page asks for one scope's threshold from several analyses (the churn page's survival and drivers):
+    # a read-only store reads the intervals once.
+    scope_key = tuple(
+        None if not filters[k] else tuple(map(str, scope._as_list(filters[k]))) for k in sorted(filters)
+    )
+    n, values = db.remembered(("churn.intervals", as_of, tuple(quantiles), scope_key), intervals)
+    return _rounded_thresholds(n, values, quantiles, as_of)
 
 
 def interval_quantiles(visits: ibis.Table, quantiles: tuple, *, as_of: dt.date) -> dict[float, int]:
@@ -475,10 +484,20 @@ def interval_quantiles(visits: ibis.Table, quantiles: tuple, *, as_of: dt.date) 
     members in scope and to ``as_of`` (a table with ``days_since_prev``, e.g. of
     :func:`workbench.data.visits.numbered_visits`): {quantile: T days}, warnings as there. For a caller
     that reads the same visits again (the lifecycle), which can then work them out once."""
+    n, values = _interval_stats(visits, quantiles)
+    return _rounded_thresholds(n, values, quantiles, as_of)
+
+
+def _interval_stats(visits: ibis.Table, quantiles: tuple) -> tuple[int, tuple[float, ...]]:
+    """The number of repurchase intervals among ``visits`` and their ``quantiles`` (days, unrounded)."""
     gaps = visits.filter(visits.days_since_prev.notnull())
     named = {f"q{i}": gaps.days_since_prev.quantile(q) for i, q in enumerate(quantiles)}
     row = gaps.aggregate(n=gaps.count(), **named).to_pandas().iloc[0]
-    n = int(row["n"])
+    return int(row["n"]), tuple(float(row[f"q{i}"]) for i in range(len(quantiles)))
+
+
+def _rounded_thresholds(n: int, values: tuple, quantiles: tuple, as_of: dt.date) -> dict[float, int]:
+    """{quantile: T days} from :func:`_interval_stats`, with the warnings on thin data."""
     if n == 0:
         warnings.warn(
             f"no member in scope has visited twice by {as_of.isoformat()}, so there is no repurchase interval "
@@ -495,7 +514,7 @@ def interval_quantiles(visits: ibis.Table, quantiles: tuple, *, as_of: dt.date) 
             ThinDataWarning,
             stacklevel=4,
         )
-    return {q: max(1, math.ceil(float(row[f"q{i}"]) - 1e-9)) for i, q in enumerate(quantiles)}
+    return {q: max(1, math.ceil(value - 1e-9)) for q, value in zip(quantiles, values, strict=True)}
 
 
 # -- lifetimes ------------------------------------------------------------------------------------------
