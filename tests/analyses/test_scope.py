@@ -124,3 +124,12 @@ def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attribute
             unchanged = not narrowing or narrowing.get("cities") == ["unknown"]
             want = set(placed) if unchanged else {o for o, m in placed.items() if m in exact}
             assert set(rows["order_id"]) == want, (as_of, filters)
+
+
+def test_scope_key_is_equal_for_the_same_filters_and_tells_the_filters_apart():
+    from workbench.analyses.scope import scope_key
+
+    assert scope_key(stores="S1") == scope_key(stores=["S1"]) == scope_key(stores=("S1",), cities=[])
+    assert scope_key(stores=["S1"]) != scope_key(cities=["S1"]) != scope_key(join_channels=["S1"])
+    assert scope_key(stores=["S1", "S2"]) != scope_key(stores=["S1"])
+    assert scope_key() == (None, None, None)

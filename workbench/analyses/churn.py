@@ -472,10 +472,8 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
 
     # A page asks for one scope's threshold from several analyses (the churn page's survival and drivers):
     # a read-only store reads the intervals once.
-    scope_key = tuple(
-        None if not filters[k] else tuple(map(str, scope._as_list(filters[k]))) for k in sorted(filters)
-    )
-    n, values = db.remembered(("churn.intervals", as_of, tuple(quantiles), scope_key), intervals)
+    key = ("churn.intervals", as_of, tuple(quantiles), scope.scope_key(**filters))
+    n, values = db.remembered(key, intervals)
     return _rounded_thresholds(n, values, quantiles, as_of)
 
 

@@ -789,7 +789,8 @@ def _coupon_events(db: Store, members: ibis.Table | None) -> ibis.Table:
 def _scope_coupon_weeks(db: Store, members, narrowed: bool, as_of, filters: dict) -> pd.DataFrame | None:
     """:func:`_coupon_weeks` of the members in scope (``members``, the scope of ``filters`` at ``as_of``),
     read once per read-only store and scope: a page's week KPIs and trend ask for the same."""
-    key = ("overview.coupon_weeks", as_of, filters["stores"], filters["cities"], filters["join_channels"])
+    member_filters = {k: filters[k] for k in ("stores", "cities", "join_channels")}  # not the order channels
+    key = ("overview.coupon_weeks", as_of, scope.scope_key(**member_filters))
     return db.remembered(key, lambda: _coupon_weeks(db, members if narrowed else None))
 
 

@@ -327,6 +327,14 @@ def with_segment(t: ibis.Table, segment_by) -> ibis.Table:
     )
 
 
+def scope_key(*, stores=None, cities=None, join_channels=None) -> tuple:
+    """The member filters as a key for results remembered per scope (``Store.remembered``): the values as
+    text tuples, None for a filter not set; equal for filters that keep the same members."""
+    return tuple(
+        tuple(str(v) for v in _as_list(value)) if value else None for value in (stores, cities, join_channels)
+    )
+
+
 def _as_list(value) -> list:
     if isinstance(value, str | int):
         return [value]

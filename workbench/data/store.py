@@ -83,8 +83,8 @@ class Store:
         """``compute()``, kept under ``key`` while this store is open when it is a DuckDB file opened
         read-only: no one can write to the file then, so a result read from its tables stays true. The
         last MEMO_SIZE results are kept; other stores compute every time. For small results that several
-        analyses of one page ask for again (the data's day range, the meta settings, a scope's coupon
-        weeks); the caller must not change what it gets back."""
+        analyses of one page ask for again (the data's day range, the meta settings, a scope's churn
+        threshold and coupon weeks); the caller must not change what it gets back."""
         if not (self.read_only and self.path is not None):
             return compute()
         memo = self.__dict__.setdefault("_memo", OrderedDict())
