@@ -418,6 +418,7 @@ def test_one_store_equals_the_brute_force_grid_of_its_home_members(sim):
     home = members["join_store_id"].fillna(first_store.reindex(members.index))
     store = home.value_counts().index[0]
     at_home = home.index[home == store]
+    assert len(at_home) > 50
     result = lifecycle(db, period="week", stores=[store])
     t = result.thresholds.set_index("threshold")["days"]
     assert t["lost_after_days"] == churn_threshold(db, stores=[store])
@@ -433,4 +434,3 @@ def test_one_store_equals_the_brute_force_grid_of_its_home_members(sim):
     pd.testing.assert_series_equal(
         got[got > 0].sort_index(), ref.sort_index().astype("int64"), check_names=False, check_freq=False
     )
-    assert len(at_home) > 50

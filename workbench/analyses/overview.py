@@ -789,8 +789,10 @@ def _coupon_events(db: Store, members: ibis.Table | None) -> ibis.Table:
 def _scope_coupon_weeks(db: Store, members, narrowed: bool, as_of, filters: dict) -> pd.DataFrame | None:
     """:func:`_coupon_weeks` of the members in scope (``members``, the scope of ``filters`` at ``as_of``),
     read once per read-only store and scope: a page's week KPIs and trend ask for the same."""
-    member_filters = {k: filters[k] for k in ("stores", "cities", "join_channels")}  # not the order channels
-    key = ("overview.coupon_weeks", as_of, scope.scope_key(**member_filters))
+    member_scope = scope.scope_key(  # the order channels do not narrow the members
+        stores=filters["stores"], cities=filters["cities"], join_channels=filters["join_channels"]
+    )
+    key = ("overview.coupon_weeks", as_of, member_scope)
     return db.remembered(key, lambda: _coupon_weeks(db, members if narrowed else None))
 
 
