@@ -204,6 +204,9 @@ def main() -> None:
                 ]
                 rows[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 print(f"  {name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in rows[name].items()), flush=True)
+                spread = {k: (min(r[k] for r in runs), max(r[k] for r in runs)) for k in runs[0]}
+                print(f"  {name} runs, fastest-slowest: " + ", ".join(f"{k} {a:.2f}-{b:.2f}s" for k, (a, b) in
+                      spread.items()), flush=True)  # fmt: skip
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

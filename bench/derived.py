@@ -3,11 +3,12 @@
     python bench/derived.py [--size demo|1m] [--repeats 3]
 
 Works on a copy of the size's store (see bench/analyses.py). A rebuild derives every visit, first visit and
-member period from all orders and stores the orders again sorted by store (_store_orders); an extension
-re-derives only the last ISO week (and the month holding it) and appends its orders to that copy, as a
-weekly load of new orders does (a load that finds more than derived.RESORT_SHARE of the copy appended
-since its last sort sorts it again, which this benchmark's single week does not reach). Prints a table
-and writes it to bench/results/derived-<size>.md.
+member period from all orders, stores the orders again sorted by store (_store_orders) and the visits again
+sorted by their member's home store (_home_visits); an extension re-derives only the last ISO week (and the
+month holding it) and appends its orders and visits to those copies, as a weekly load of new orders does (a
+load that finds more than derived.RESORT_SHARE of a copy appended since its last sort sorts it again, which
+this benchmark's single week does not reach). Last, a members load that sets one member's join store moves
+that member's visits (derived.sync_homes). Prints a table and writes it to bench/results/derived-<size>.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import duckdb
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -39,7 +43,7 @@ def main(argv=None) -> None:
     with connect(store) as db:
         as_of = scope.resolve_as_of(db, None)
     since = as_of - dt.timedelta(days=as_of.weekday())  # Monday of the last week
-    rebuild, extend, rows = [], [], {}
+    rebuild, extend, homes, rows = [], [], [], {}
     with tempfile.TemporaryDirectory(prefix="bench-derived-") as tmp:
         copy = Path(tmp) / store.name
         shutil.copy(store, copy)
@@ -49,6 +53,16 @@ def main(argv=None) -> None:
             e = derived.refresh(copy, since=since)
             extend.append(e.seconds)
             rows = e.rows
+            # A members load that gives one member without a join store a join store: their visits move.
+            con = duckdb.connect(str(copy))
+            con.execute(
+                "UPDATE members SET join_store_id = (SELECT max(store_id) FROM stores) WHERE member_id = "
+                "(SELECT min(member_id) FROM members WHERE join_store_id IS NULL)"
+            )
+            con.close()
+            t0 = time.perf_counter()
+            derived.sync_homes(copy)
+            homes.append(time.perf_counter() - t0)
     rb, ex = statistics.median(rebuild), statistics.median(extend)
     text = (
         f"Derived tables at size **{args.size}** ({rows.get(derived.VISITS, 0):,} visits, "
@@ -57,6 +71,7 @@ def main(argv=None) -> None:
         f"| rebuild from all orders | {rb:.2f} |\n"
         f"| extend by the week from {since.isoformat()} | {ex:.2f} |\n"
         f"| extend / rebuild | {ex / rb:.2f} |\n"
+        f"| a members load that sets one join store (visits by home store moved) | {statistics.median(homes):.2f} |\n"
     )
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ import pytest
 import workbench as wb
 from tests.conftest import order
 from workbench.analyses import scope
+from workbench.data import derived
+from workbench.data.visits import home_store_visits
 
 
 @pytest.fixture
@@ -84,46 +86,58 @@ def test_member_ids_in_scope_are_those_of_scoped_members_without_their_attribute
             ],
         }
     )  # fmt: skip
-    with wb.connect(path) as db:
-        for as_of, filters, expected in [
-            ("2026-01-07", {}, {"M1", "M3", "M4", "M5", "M6"}),
-            ("2026-01-08", {}, {"M1", "M2", "M3", "M4", "M5", "M6"}),
-            ("2026-01-08", {"cities": ["北京"]}, {"M2", "M3", "M4"}),
-            ("2026-01-08", {"stores": ["S2"]}, {"M2", "M3", "M4"}),
-            ("2026-01-08", {"stores": ["S1"]}, {"M1", "M6"}),
-            ("2026-01-08", {"cities": ["unknown"]}, {"M5"}),
-            ("2026-01-08", {"join_channels": ["unknown"]}, {"M4", "M5"}),
-            ("2026-01-08", {"stores": ["S2"], "join_channels": ["store_qr"]}, {"M2"}),
-            ("2026-01-07", {"cities": ["北京"], "join_channels": ["referral", "unknown"]}, {"M3", "M4"}),
-        ]:
-            day = dt.date.fromisoformat(as_of)
-            got = scope.scoped_member_ids(db, as_of=day, **filters).to_pandas()["member_id"]
-            full = scope.scoped_members(db, as_of=day, **filters).to_pandas()["member_id"]
-            assert set(got) == expected and len(got) == len(expected), (as_of, filters)
-            assert set(full) == expected and len(full) == len(expected), (as_of, filters)
-            # A store or city works out the attributes of its members only: the same as for everyone.
-            narrowed = scope.scoped_members(db, as_of=day, **filters).to_pandas().drop(columns="segment")
-            every = scope.member_attributes(db, as_of=day).to_pandas()
-            every = every[every["member_id"].isin(expected)]
-            pd.testing.assert_frame_equal(
-                narrowed.sort_values("member_id", ignore_index=True),
-                every.sort_values("member_id", ignore_index=True),
-            )
-            flags = every.set_index("member_id")
-            if "M4" in expected:  # joined the group after the 7th ended in Beijing
-                assert flags.loc["M4", "in_group"] == (as_of == "2026-01-08")
-                assert flags.loc["M4", "visits"] == 2
-            if "M6" in expected:
-                assert flags.loc["M6", "vip"] and not flags.loc["M1", "vip"]
-            # Rows of the members a store or city keeps (their orders here), and nobody else's; every row
-            # without such a filter, or for the city 'unknown' (no store to narrow by).
-            narrowing = {k: v for k, v in filters.items() if k != "join_channels"}
-            rows = scope.of_members_in_scope(db, db.orders, as_of=day, **narrowing).to_pandas()
-            placed = {"O1": "M1", "O2": None, "O3": "M4", "O4": "M4", "O5": "M6"}
-            exact = set(scope.scoped_member_ids(db, as_of=day, **narrowing).to_pandas()["member_id"])
-            unchanged = not narrowing or narrowing.get("cities") == ["unknown"]
-            want = set(placed) if unchanged else {o for o, m in placed.items() if m in exact}
-            assert set(rows["order_id"]) == want, (as_of, filters)
+    # Computed from the visits first, then with the derived tables, which keep the visits by home store:
+    # the same members either way.
+    for built in (False, True):
+        if built:
+            derived.refresh(path)
+        with wb.connect(path) as db:
+            assert derived.homes_fresh(db) is built
+            if built:  # M6's visit at S2 is kept under S1, its join store; M4's under S2, its first store
+                for store, visitors in [("S1", ["M1", "M6"]), ("S2", ["M4", "M4"])]:
+                    home = home_store_visits(db, [store], as_of="2026-01-08").to_pandas()
+                    assert sorted(home["member_id"]) == visitors, store
+                two_days = home_store_visits(db, ["S2"], as_of="2026-01-06", numbered=True).to_pandas()
+                assert two_days["visit_number"].tolist() == [1] and two_days["days_since_prev"].isna().all()
+            for as_of, filters, expected in [
+                ("2026-01-07", {}, {"M1", "M3", "M4", "M5", "M6"}),
+                ("2026-01-08", {}, {"M1", "M2", "M3", "M4", "M5", "M6"}),
+                ("2026-01-08", {"cities": ["北京"]}, {"M2", "M3", "M4"}),
+                ("2026-01-08", {"stores": ["S2"]}, {"M2", "M3", "M4"}),
+                ("2026-01-08", {"stores": ["S1"]}, {"M1", "M6"}),
+                ("2026-01-08", {"cities": ["unknown"]}, {"M5"}),
+                ("2026-01-08", {"join_channels": ["unknown"]}, {"M4", "M5"}),
+                ("2026-01-08", {"stores": ["S2"], "join_channels": ["store_qr"]}, {"M2"}),
+                ("2026-01-07", {"cities": ["北京"], "join_channels": ["referral", "unknown"]}, {"M3", "M4"}),
+            ]:
+                day = dt.date.fromisoformat(as_of)
+                got = scope.scoped_member_ids(db, as_of=day, **filters).to_pandas()["member_id"]
+                full = scope.scoped_members(db, as_of=day, **filters).to_pandas()["member_id"]
+                assert set(got) == expected and len(got) == len(expected), (as_of, filters)
+                assert set(full) == expected and len(full) == len(expected), (as_of, filters)
+                # A store or city works out the attributes of its members only: the same as for everyone.
+                narrowed = scope.scoped_members(db, as_of=day, **filters).to_pandas().drop(columns="segment")
+                every = scope.member_attributes(db, as_of=day).to_pandas()
+                every = every[every["member_id"].isin(expected)]
+                pd.testing.assert_frame_equal(
+                    narrowed.sort_values("member_id", ignore_index=True),
+                    every.sort_values("member_id", ignore_index=True),
+                )
+                flags = every.set_index("member_id")
+                if "M4" in expected:  # joined the group after the 7th ended in Beijing
+                    assert flags.loc["M4", "in_group"] == (as_of == "2026-01-08")
+                    assert flags.loc["M4", "visits"] == 2
+                if "M6" in expected:
+                    assert flags.loc["M6", "vip"] and not flags.loc["M1", "vip"]
+                # Rows of the members a store or city keeps (their orders here), and nobody else's; every row
+                # without such a filter, or for the city 'unknown' (no store to narrow by).
+                narrowing = {k: v for k, v in filters.items() if k != "join_channels"}
+                rows = scope.of_members_in_scope(db, db.orders, as_of=day, **narrowing).to_pandas()
+                placed = {"O1": "M1", "O2": None, "O3": "M4", "O4": "M4", "O5": "M6"}
+                exact = set(scope.scoped_member_ids(db, as_of=day, **narrowing).to_pandas()["member_id"])
+                unchanged = not narrowing or narrowing.get("cities") == ["unknown"]
+                want = set(placed) if unchanged else {o for o, m in placed.items() if m in exact}
+                assert set(rows["order_id"]) == want, (as_of, filters)
 
 
 def test_scope_key_is_equal_for_the_same_filters_and_tells_the_filters_apart():

@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 
 import duckdb
+import pandas as pd
 import pytest
 
 import workbench as wb
 from workbench.data import derived, simulate
-from workbench.data.visits import numbered_visits, visits
+from workbench.data.visits import home_store_visits, numbered_visits, visits
 
 CUT = "2026-03-01"  # orders on and after this local day arrive in a second load
 
@@ -219,3 +220,81 @@ def test_weekly_kpis_of_a_few_stores_read_from_the_orders_stored_by_store_equal_
         pd.testing.assert_frame_equal(mine, theirs)
     kpis = results[True][0].set_index("kpi")["value"]
     assert kpis["total_revenue"] > 0
+
+
+def test_the_visits_by_home_store_are_the_visits_each_under_its_members_home_store_in_one_block(chain):
+    con = duckdb.connect(str(chain), read_only=True)
+    try:
+        home = con.execute(f'SELECT * FROM "{derived.HOME_VISITS}"').df()  # in stored order
+        every = con.execute(f'SELECT * FROM "{derived.VISITS}"').df()
+        joined = con.execute("SELECT member_id, join_store_id FROM members").df()
+    finally:
+        con.close()
+    # The home store worked out here: the join store, else the store of the member's earliest visit.
+    first = every.sort_values(["member_id", "day"]).groupby("member_id")["store_id"].first()
+    want = joined.set_index("member_id")["join_store_id"].fillna(first)
+    assert len(home) == len(every) > 0
+    assert (home["home_store_id"] == home["member_id"].map(want)).all()
+    key = ["member_id", "day"]
+    pd.testing.assert_frame_equal(
+        home.drop(columns="home_store_id").sort_values(key, ignore_index=True),
+        every.sort_values(key, ignore_index=True),
+    )
+    blocks = (home["home_store_id"] != home["home_store_id"].shift()).sum()
+    assert blocks == home["home_store_id"].nunique() > 1  # each home store's visits in one block
+
+
+def test_a_join_store_set_later_moves_the_members_visits_and_until_then_they_are_not_read_by_home(
+    chain, tmp_path, monkeypatch
+):
+    con = duckdb.connect(str(chain), read_only=True)
+    try:  # a member without a join store, with several visits, and a store other than the first one
+        member, first_store, visits_n = con.execute(
+            "SELECT v.member_id, f.first_store_id, count(*) FROM _visits v JOIN members m USING (member_id) "
+            "JOIN _member_first_visit f USING (member_id) WHERE m.join_store_id IS NULL "
+            "GROUP BY ALL HAVING count(*) >= 3 ORDER BY v.member_id LIMIT 1"
+        ).fetchone()
+        other = con.execute("SELECT min(store_id) FROM stores WHERE store_id <> ?", [first_store]).fetchone()[
+            0
+        ]
+        row = con.execute("SELECT * FROM members WHERE member_id = ?", [member]).df()
+    finally:
+        con.close()
+    store = _copy(chain, tmp_path / "store.duckdb")
+    # The member's row again, now with a join store: a members load updates it.
+    monkeypatch.setenv("WORKBENCH_HASH_SALT", "simulated")
+    row["join_store_id"] = other
+    members_csv = tmp_path / "members.csv"
+    row.drop(columns=[c for c in row.columns if c == "phone_hash"]).to_csv(members_csv, index=False)
+    with wb.connect(store) as db:
+        assert member in set(scope_ids(db, first_store)) and member not in set(scope_ids(db, other))
+    summary = wb.load_files([members_csv], into=store, table="members")
+    assert summary.results[0].rows_updated == 1, summary.format()
+    with wb.connect(store) as db:
+        assert derived.homes_fresh(db)
+        moved = home_store_visits(db, [other]).to_pandas()
+        assert (moved["member_id"] == member).sum() == visits_n
+        assert member not in set(home_store_visits(db, [first_store]).to_pandas()["member_id"])
+        assert member in set(scope_ids(db, other)) and member not in set(scope_ids(db, first_store))
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(store, rebuilt)
+    derived.refresh(rebuilt)
+    assert _table_rows(store, derived.HOME_VISITS) == _table_rows(rebuilt, derived.HOME_VISITS)
+
+    # Written behind the workbench, a join store leaves the visits by home store unread until a refresh.
+    behind = _copy(chain, tmp_path / "behind.duckdb", f"UPDATE members SET join_store_id = '{other}' "
+                   f"WHERE member_id = '{member}'")  # fmt: skip
+    with wb.connect(behind) as db:
+        assert derived.fresh(db) and not derived.homes_fresh(db)
+        assert home_store_visits(db, [other]) is None
+        assert member in set(scope_ids(db, other))  # read from all the visits instead
+
+
+def scope_ids(db, store):
+    """The members in the store's scope on the chain's last day, through the wake-up list's visit read."""
+    from workbench.analyses import scope
+
+    day = scope.resolve_as_of(db)
+    members = scope.scoped_member_ids(db, as_of=day, stores=[store])
+    v = scope.visits_in_scope(db, as_of=day, stores=[store])
+    return v.semi_join(members, "member_id").to_pandas()["member_id"]

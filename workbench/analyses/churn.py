@@ -47,8 +47,6 @@ from workbench.analyses import scope
 from workbench.analyses.wake_up import export_wake_up_list, wake_up_list
 from workbench.data import calendar
 from workbench.data.store import Store
-from workbench.data.visits import numbered_visits
-from workbench.data.visits import visits as member_visits
 from workbench.errors import ParameterError, ThinDataWarning
 from workbench.i18n import segment_label
 
@@ -468,7 +466,10 @@ def _thresholds(db, as_of, quantiles: tuple, filters: dict) -> dict[float, int]:
 
     def intervals():
         members = scope.scoped_member_ids(db, as_of=as_of, **filters)
-        return _interval_stats(numbered_visits(db, as_of=as_of).semi_join(members, "member_id"), quantiles)
+        v = scope.visits_in_scope(
+            db, as_of=as_of, stores=filters["stores"], cities=filters["cities"], numbered=True
+        )
+        return _interval_stats(v.semi_join(members, "member_id"), quantiles)
 
     # A page asks for one scope's threshold from several analyses (the churn page's survival and drivers):
     # a read-only store reads the intervals once.
@@ -577,8 +578,7 @@ def _lifetimes_expr(db, *, as_of, threshold_days, segment_by, stores, cities, jo
     members = scope.scoped_members(
         db, as_of=as_of, segment_by=segment_by, stores=stores, cities=cities, join_channels=join_channels
     )
-    v = member_visits(db, as_of=as_of)
-    v = scope.of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
+    v = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities)
     per = v.group_by("member_id").aggregate(
         v_first=v.day.min(), last_day=v.day.max(), v_visits=v.count(), revenue=v.amount.sum()
     )
@@ -1025,7 +1025,7 @@ def churn_drivers(
         join_channels=join_channels,
     )
     if from_visit > 1:
-        nv = numbered_visits(db, as_of=as_of)
+        nv = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities, numbered=True)
         kth = nv.filter(nv.visit_number == from_visit).select(k_member="member_id", entry_day="day")
         t = t.inner_join(kth, t.member_id == kth.k_member).mutate(
             entry=lambda r: r.entry_day.delta(r.first_day, unit="day").cast("float64") + (threshold - 0.5)

@@ -65,7 +65,6 @@ from workbench.analyses import scope
 from workbench.analyses.churn import churn_thresholds, interval_quantiles
 from workbench.data import calendar
 from workbench.data.store import connect
-from workbench.data.visits import numbered_visits
 from workbench.data.visits import visits as member_visits
 from workbench.errors import ParameterError, ThinDataWarning, choices_message
 from workbench.i18n import segment_label
@@ -341,7 +340,7 @@ def lifecycle(
     # members are a small part of all visits: the engine picks them out once (at 1M members, one store's
     # lifecycle takes about 0.2 s instead of 0.3). A city's or every member's visits are read twice
     # instead: copying them costs more than the second read.
-    v = numbered_visits(db, as_of=day)
+    v = scope.visits_in_scope(db, as_of=day, stores=stores, cities=filters.get("cities"), numbered=True)
     v = v.inner_join(members, v.member_id == members.member_id)
     with db.computed_once(v.select("member_id", "segment", "day", "days_since_prev")) as v:
         return _lifecycle(db, members, v, *args)

@@ -95,9 +95,12 @@ def _read_meta(db: Store) -> dict[str, str]:
         return {}
 
 
-def member_attributes(db: Store, *, as_of, members: ibis.Table | None = None) -> ibis.Table:
+def member_attributes(
+    db: Store, *, as_of, members: ibis.Table | None = None, visits: ibis.Table | None = None
+) -> ibis.Table:
     """One row per member who joined by ``as_of``, with the attributes analyses split by; ``members``: a
-    narrowed members table (same columns) to work the attributes out for those members only.
+    narrowed members table (same columns) to work the attributes out for those members only; ``visits``:
+    the visits up to ``as_of`` to count, at least those of ``members`` (default: every visit).
 
     Columns:
       member_id, joined_at, join_day (local date)
@@ -121,7 +124,7 @@ def member_attributes(db: Store, *, as_of, members: ibis.Table | None = None) ->
     m = db.members if members is None else members
     m = m.filter(m.joined_at < day_after)
     m = m.mutate(join_day=calendar.local_day(m.joined_at))
-    v = member_visits(db, as_of=as_of)
+    v = member_visits(db, as_of=as_of) if visits is None else visits
     first = first_visits(db, as_of=as_of)
     if members is not None:  # count the visits of these members only, not of every member
         v = v.filter(v.member_id.isin(members.member_id))
@@ -194,10 +197,26 @@ def scoped_members(
     :func:`member_attributes` (see ``SEGMENT_COLUMNS``), or a pandas DataFrame with ``member_id`` and one
     more column (e.g. a latent flag, a tag from a CRM export); ``None`` puts every member in segment 'all'.
     Members missing from a segment frame get segment 'unknown'. The segment is text.
+
+    A read-only store works out a few stores' members once and keeps them (``Store.remembered``): the
+    analyses of a page each read them again, and each would otherwise compile and run the same query.
     """
+    if stores and db.remembers and len(_as_list(stores)) <= derived.STORE_ORDERS_MAX_STORES:
+        key = ("scope.members", calendar.as_date(as_of), scope_key(stores=stores, cities=cities,
+               join_channels=join_channels))  # fmt: skip
+        rows = db.remembered(key, lambda: _scoped(db, as_of, stores, cities, join_channels).to_pyarrow())
+        return with_segment(ibis.memtable(rows), segment_by)
+    return with_segment(_scoped(db, as_of, stores, cities, join_channels), segment_by)
+
+
+def _scoped(db: Store, as_of, stores, cities, join_channels) -> ibis.Table:
+    """:func:`scoped_members` before the segment: the attributes of the members the filters keep."""
     # A superset of the members of these stores first: their attributes only.
+    from workbench.data.visits import home_store_visits
+
+    home = home_store_visits(db, _as_list(stores), as_of=as_of) if stores else None
     t = member_attributes(
-        db, as_of=as_of, members=_at_home_members(db, as_of=as_of, stores=stores, cities=cities)
+        db, as_of=as_of, members=_at_home_members(db, as_of=as_of, stores=stores, cities=cities), visits=home
     )
     if stores:
         t = t.filter(t.home_store_id.isin([str(s) for s in _as_list(stores)]))
@@ -205,13 +224,17 @@ def scoped_members(
         t = t.filter(t.city.isin([str(c) for c in _as_list(cities)]))
     if join_channels:
         t = t.filter(t.join_channel.isin([str(c) for c in _as_list(join_channels)]))
-    return with_segment(t, segment_by)
+    return t
 
 
 def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channels=None) -> ibis.Table:
     """``member_id`` of the members :func:`scoped_members` keeps (an Ibis table), working out only the
     attributes the filters read: none without a filter (every member who joined by ``as_of``), the home
-    store (and its city) for ``stores`` / ``cities``; never the visit counts or groups of the others."""
+    store (and its city) for ``stores`` / ``cities``; never the visit counts or groups of the others. Those
+    of a few stores a read-only store keeps come from :func:`scoped_members`."""
+    if stores and db.remembers and len(_as_list(stores)) <= derived.STORE_ORDERS_MAX_STORES:
+        members = scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
+        return members.select("member_id")
     m = db.members
     m = m.filter(
         m.joined_at < calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)
@@ -230,6 +253,22 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
             m = m.left_join(s, m.home_store_id == s.s_key)
             m = m.filter(m.s_city.fill_null("unknown").isin([str(c) for c in _as_list(cities)]))
     return m.select("member_id")
+
+
+def visits_in_scope(db: Store, *, as_of, stores=None, cities=None, numbered: bool = False) -> ibis.Table:
+    """The visits up to ``as_of`` (:func:`workbench.data.visits.visits`; with ``numbered``, those of
+    ``numbered_visits``) of the members a store or city filter may keep: join the members in scope after
+    this. With a few ``stores``, exactly their members' visits, read from the visits the store keeps by
+    home store (``visits.home_store_visits``); otherwise :func:`of_members_in_scope` of all the visits."""
+    from workbench.data.visits import home_store_visits, numbered_visits
+    from workbench.data.visits import visits as member_visits
+
+    if stores:
+        home = home_store_visits(db, _as_list(stores), as_of=as_of, numbered=numbered)
+        if home is not None:
+            return home
+    v = numbered_visits(db, as_of=as_of) if numbered else member_visits(db, as_of=as_of)
+    return of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
 
 
 def of_members_in_scope(db: Store, rows: ibis.Table, *, as_of, stores=None, cities=None) -> ibis.Table:

@@ -33,7 +33,6 @@ from workbench import i18n
 from workbench.analyses import scope
 from workbench.data import calendar, privacy
 from workbench.data.store import Store
-from workbench.data.visits import numbered_visits
 from workbench.errors import InputFileError, ParameterError
 
 # Overdue after 1.5 own cycles: a regular one half-cycle late is the usual "gently remind" point.
@@ -187,8 +186,7 @@ def wake_up_list(
     if limit is not None:
         _check_int("limit", limit, 1)
     as_of = scope.resolve_as_of(db, as_of)
-    v = numbered_visits(db, as_of=as_of)
-    v = scope.of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
+    v = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities, numbered=True)
     per = v.group_by("member_id").aggregate(
         visits=v.count(),
         revenue=v.amount.sum(),

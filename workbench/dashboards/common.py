@@ -783,6 +783,7 @@ class Dashboard(widgets.VBox):
         if self._prefetch_db is None:
             self._prefetch_db = wb.connect(self.db.path, read_only=True)
             self._prefetch_db._derived_fresh = getattr(self.db, "_derived_fresh", None)
+            self._prefetch_db._homes_fresh = getattr(self.db, "_homes_fresh", None)
         return self._prefetch_db
 
     def _show_busy(self) -> None:

@@ -264,6 +264,8 @@ def load_files(
         if changes and not released:
             since = calendar.to_local_dates(pd.Series([min(changes)]), store_settings.timezone).iloc[0]
         derived.refresh(into, since=since)
+    elif any(r.table == "members" for r in results):  # a join store set or changed moves a member's visits
+        derived.sync_homes(into)
     return LoadSummary(str(into), load_id, results)
 
 

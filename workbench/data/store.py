@@ -79,13 +79,18 @@ class Store:
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
 
+    @property
+    def remembers(self) -> bool:
+        """True when :meth:`remembered` keeps results (a DuckDB file opened read-only)."""
+        return self.read_only and self.path is not None
+
     def remembered(self, key: tuple, compute):
         """``compute()``, kept under ``key`` while this store is open when it is a DuckDB file opened
         read-only: no one can write to the file then, so a result read from its tables stays true. The
         last MEMO_SIZE results are kept; other stores compute every time. For small results that several
         analyses of one page ask for again (the data's day range, the meta settings, a scope's churn
         threshold and coupon weeks); the caller must not change what it gets back."""
-        if not (self.read_only and self.path is not None):
+        if not self.remembers:
             return compute()
         memo = self.__dict__.setdefault("_memo", OrderedDict())
         with _MEMO_LOCK:

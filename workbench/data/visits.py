@@ -81,10 +81,25 @@ def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
     return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
 
 
-def _derived(db: Store, *, as_of, numbered: bool) -> ibis.Table:
-    """The derived ``_visits`` rows up to ``as_of`` with the columns and types :func:`visits` gives, and
-    with ``numbered`` those of :func:`numbered_visits` (a next visit after ``as_of`` is not known yet)."""
-    v = db.backend.table(derived.VISITS)
+def home_store_visits(db: Store, stores, *, as_of=None, numbered: bool = False) -> ibis.Table | None:
+    """The visits up to ``as_of`` of the members whose home store (join store, else first-visit store) is
+    one of ``stores``, with the columns of :func:`visits` (``numbered``: of :func:`numbered_visits`), read
+    from the derived ``_home_visits``, which keeps them in a few blocks of rows per home store; None when
+    the store cannot give them so (derived tables stale or absent, more than
+    ``derived.STORE_ORDERS_MAX_STORES`` stores): read :func:`visits` and narrow them instead."""
+    wanted = [str(s) for s in stores]
+    if not wanted or len(wanted) > derived.STORE_ORDERS_MAX_STORES or not derived.homes_fresh(db):
+        return None
+    h = db.backend.table(derived.HOME_VISITS)
+    v = _derived(db, as_of=as_of, numbered=numbered, table=h.filter(h.home_store_id.isin(wanted)))
+    return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day")) if numbered else v
+
+
+def _derived(db: Store, *, as_of, numbered: bool, table: ibis.Table | None = None) -> ibis.Table:
+    """The derived ``_visits`` rows (or those of ``table``, rows of the same columns) up to ``as_of`` with the
+    columns and types :func:`visits` gives, and with ``numbered`` those of :func:`numbered_visits` (a next
+    visit after ``as_of`` is not known yet)."""
+    v = db.backend.table(derived.VISITS) if table is None else table
     cut = None if as_of is None else calendar.date_literal(as_of)
     if cut is not None:
         v = v.filter(v.day <= cut)
