@@ -201,12 +201,17 @@ def scoped_members(
     A read-only store works out a few stores' members once and keeps them (``Store.remembered``): the
     analyses of a page each read them again, and each would otherwise compile and run the same query.
     """
-    if stores and db.remembers and len(_as_list(stores)) <= derived.STORE_ORDERS_MAX_STORES:
+    if _kept_per_scope(db, stores):
         key = ("scope.members", calendar.as_date(as_of), scope_key(stores=stores, cities=cities,
                join_channels=join_channels))  # fmt: skip
         rows = db.remembered(key, lambda: _scoped(db, as_of, stores, cities, join_channels).to_pyarrow())
         return with_segment(ibis.memtable(rows), segment_by)
     return with_segment(_scoped(db, as_of, stores, cities, join_channels), segment_by)
+
+
+def _kept_per_scope(db: Store, stores) -> bool:
+    """True when :func:`scoped_members` keeps the members of ``stores`` (a few stores, a read-only store)."""
+    return bool(stores) and db.remembers and len(_as_list(stores)) <= derived.STORE_ORDERS_MAX_STORES
 
 
 def _scoped(db: Store, as_of, stores, cities, join_channels) -> ibis.Table:
@@ -232,7 +237,7 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
     attributes the filters read: none without a filter (every member who joined by ``as_of``), the home
     store (and its city) for ``stores`` / ``cities``; never the visit counts or groups of the others. Those
     of a few stores a read-only store keeps come from :func:`scoped_members`."""
-    if stores and db.remembers and len(_as_list(stores)) <= derived.STORE_ORDERS_MAX_STORES:
+    if _kept_per_scope(db, stores):
         members = scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
         return members.select("member_id")
     m = db.members

@@ -290,6 +290,8 @@ def refresh(path, *, since=None) -> RefreshResult:
     con.execute("SET enable_progress_bar = false")
     try:
         present = set(backend.list_tables())
+        # What the visits by home store will reflect: a refresh writes no members.
+        stamp = _members_stamp(con)
         since_day = calendar.as_date(since) if since is not None else None
         if (
             since_day is None
@@ -379,7 +381,7 @@ def refresh(path, *, since=None) -> RefreshResult:
                     f"WHERE h.member_id = v.member_id AND h.day = v.day AND v.day < DATE '{day}' "
                     f"AND v.next_day >= DATE '{day}'"
                 )
-                if meta.get(META_HOME_MEMBERS) != _members_stamp(con):  # a join store set since
+                if meta.get(META_HOME_MEMBERS) != stamp:  # a join store set since
                     home_appended += _rehome(con)
                 con.execute("COMMIT")
             except BaseException:
@@ -399,7 +401,7 @@ def refresh(path, *, since=None) -> RefreshResult:
                 META_MAX_ORDERED_AT: last,
                 META_STORE_ORDERS_APPENDED: appended,
                 META_HOME_APPENDED: home_appended,
-                META_HOME_MEMBERS: _members_stamp(con),
+                META_HOME_MEMBERS: stamp,
             },
         )
         counts = {name: int(backend.table(name).count().execute()) for name in DERIVED_TABLES}

@@ -69,8 +69,7 @@ def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
     otherwise (the same rows either way).
     """
     if not channels and derived.fresh(db):  # numbered once, when the derived table was built
-        v = _derived(db, as_of=as_of, numbered=True)
-        return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
+        return _with_gap(_derived(db, as_of=as_of, numbered=True))
     v = visits(db, as_of=as_of, channels=channels)
     w = ibis.window(group_by=v.member_id, order_by=v.day)
     v = v.mutate(
@@ -78,6 +77,11 @@ def numbered_visits(db: Store, *, as_of=None, channels=None) -> ibis.Table:
         prev_day=v.day.lag().over(w),
         next_day=v.day.lead().over(w),
     )
+    return _with_gap(v)
+
+
+def _with_gap(v: ibis.Table) -> ibis.Table:
+    """Numbered visits with days_since_prev (days since the previous visit; null for the first)."""
     return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day"))
 
 
@@ -92,7 +96,7 @@ def home_store_visits(db: Store, stores, *, as_of=None, numbered: bool = False) 
         return None
     h = db.backend.table(derived.HOME_VISITS)
     v = _derived(db, as_of=as_of, numbered=numbered, table=h.filter(h.home_store_id.isin(wanted)))
-    return v.mutate(days_since_prev=v.day.delta(v.prev_day, unit="day")) if numbered else v
+    return _with_gap(v) if numbered else v
 
 
 def _derived(db: Store, *, as_of, numbered: bool, table: ibis.Table | None = None) -> ibis.Table:
