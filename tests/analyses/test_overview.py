@@ -34,6 +34,7 @@ holiday nearby, so the same week number). Stores S1 (上海), S2 (北京).
 
 import datetime as dt
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -191,6 +192,24 @@ def test_filters_split_order_and_member_kpis(hand_db):
         2,
         3,
     )
+
+
+def test_a_store_keeps_the_member_homed_by_a_first_order_read_only_or_not(hand_db, tmp_path):
+    # S2 in W20: C and F joined there, D joined at no store and first ordered there (home S2): 3 members,
+    # new C and D, active C and D, member revenue c1 90 + d1 40. A read-only store reads a store's members
+    # from those it keeps per scope (scope.scoped_members); a writable one works them out in each query.
+    copy = tmp_path / "writable.duckdb"
+    shutil.copy(hand_db.path, copy)
+    assert hand_db.remembers
+    with wb.connect(copy, read_only=False) as writable:
+        assert not writable.remembers
+        for db in (hand_db, writable):
+            s2 = weekly_kpis(db, week=WEEK, stores="S2").kpis.set_index("kpi")["value"]
+            got = (s2["members"], s2["new_members"], s2["active_members"], s2["private_revenue"])
+            assert got == (3, 2, 2, 130), db.read_only
+            trend = weekly_kpi_trend(db, weeks=2, week=WEEK, stores="S2")
+            members = trend[trend["kpi"] == "members"]["value"].tolist()
+            assert members == [1, 3], db.read_only  # end of W19: F only
 
 
 def test_cities_partition_the_order_kpis(hand_db):

@@ -53,6 +53,7 @@ from workbench.analyses.repurchase import (
     repurchase_cycle,
     weighted_quantile,
 )
+from workbench.data import derived
 
 AS_OF = "2026-03-31"
 
@@ -290,6 +291,30 @@ def test_filters_narrow_the_members(db):
     assert cell(r.medians, "all", 1).members == 2  # H and I
     dine = repurchase_cycle(db, as_of=AS_OF, channels=["pickup"])  # no pickup orders
     assert dine.medians.empty
+
+
+@pytest.mark.parametrize("built", [False, True])
+def test_store_filter_keeps_its_members_visits_at_every_store(make_store, store_row, built):
+    # H, I and J join at S2 but order at S1: S2's members are H and I (J never ordered), with their S1
+    # visits; S1's are the store_qr members A-G. With the derived tables built, a store's visits are read
+    # from those kept by home store; the hand numbers hold either way.
+    tables = chain_tables()
+    for m in tables["members"]:
+        if m["join_channel"] == "mini_program":
+            m["join_store_id"] = "S2"
+    tables["stores"] = [store_row(), store_row(store_id="S2", name="北京国贸店", city="北京")]
+    path = make_store(tables, data_through=AS_OF)
+    if built:
+        derived.refresh(path)
+    with wb.connect(path) as db:
+        assert derived.homes_fresh(db) is built
+        s1 = repurchase_cycle(db, as_of=AS_OF, stores=["S1"], horizons=(1, 3, 7, 10))
+        m = cell(s1.medians, "all", 1)
+        assert (m.members, m.returned, m.median_days) == (7, 4, 4.0)
+        assert cell(s1.intervals, "all", 1).median_days == 3.0
+        s2 = repurchase_cycle(db, as_of=AS_OF, stores=["S2"])
+        assert cell(s2.medians, "all", 1).members == 2
+        assert list(s2.intervals.from_visit) == [1, 2] and list(s2.intervals.median_days) == [10, 10]
 
 
 def test_empty_scope_gives_empty_frames_not_a_crash(db):

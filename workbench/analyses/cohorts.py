@@ -27,7 +27,6 @@ from workbench import i18n
 from workbench.analyses import scope
 from workbench.data import calendar, contract
 from workbench.data.store import Store
-from workbench.data.visits import visits as member_visits
 from workbench.errors import ParameterError, ThinDataWarning, choices_message
 from workbench.i18n import segment_label
 from workbench.stats import wilson_interval
@@ -456,11 +455,7 @@ def _cohort_members_expr(
         db, as_of=as_of, segment_by=segment_by, stores=stores, cities=cities, join_channels=join_channels
     )
     m = m.select("member_id", "join_day", segment=m.segment.fill_null("unknown"))
-    if channels:
-        v = member_visits(db, as_of=as_of, channels=channels)
-        v = scope.of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
-    else:
-        v = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities)
+    v = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities, channels=channels)
     if cohort_by == "first_visit":
         first = v.group_by("member_id").aggregate(cohort_day=v.day.min())
         m = m.inner_join(first, "member_id")

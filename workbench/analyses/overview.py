@@ -567,7 +567,21 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
     ``scope.member_attributes``); members with neither get NO_STORE. Columns: member_id, join_day,
     join_channel ('unknown' when missing), home_store_id, city (of the home store), week_start (Monday of
     the joining week).
+
+    With a few stores on a read-only store these are read from the members :func:`scope.scoped_members`
+    keeps for the scope (the same definitions), which the page's other analyses read too.
     """
+    if scope.kept_per_scope(db, stores):
+        k = scope.scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
+        k = k.select(
+            "member_id",
+            "join_day",
+            "join_channel",
+            home_store_id=k.home_store_id.fill_null(NO_STORE),
+            city=k.city,
+            week_start=calendar.period_start(k.join_day, "week"),
+        )
+        return k, True
     m = db.members
     m = m.filter(
         m.joined_at < calendar.day_start(calendar.as_date(as_of) + dt.timedelta(days=1), db.settings.timezone)

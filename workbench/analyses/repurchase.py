@@ -37,7 +37,6 @@ from workbench import i18n
 from workbench.analyses import scope
 from workbench.data import calendar, contract
 from workbench.data.store import Store, connect
-from workbench.data.visits import numbered_visits
 from workbench.errors import ParameterError, ThinDataWarning
 from workbench.stats.intervals import mean_interval
 
@@ -266,7 +265,15 @@ def repurchase_cycle(
     ).select("member_id", "segment")
 
     durations = return_duration_counts(
-        member_return_durations(db, members, as_of=day, channels=channels, max_visit_number=max_visit_number)
+        member_return_durations(
+            db,
+            members,
+            as_of=day,
+            channels=channels,
+            max_visit_number=max_visit_number,
+            stores=stores,
+            cities=cities,
+        )
     )
     intervals, histogram = _completed_intervals(durations)
     returning, within, medians = _kaplan_meier(durations, horizons)
@@ -281,6 +288,8 @@ def repurchase_cycle(
                 channels=channels,
                 window_days=group_window_days,
                 min_intervals=min_group_intervals,
+                stores=stores,
+                cities=cities,
             )
         )
     else:
@@ -378,7 +387,14 @@ def group_cycle_effect(
         db, as_of=day, segment_by=segment_by, stores=stores, cities=cities, join_channels=join_channels
     ).select("member_id", "segment")
     rows = group_member_intervals(
-        db, members, as_of=day, channels=channels, window_days=window_days, min_intervals=min_intervals
+        db,
+        members,
+        as_of=day,
+        channels=channels,
+        window_days=window_days,
+        min_intervals=min_intervals,
+        stores=stores,
+        cities=cities,
     )
     return _group_effect_frame(rows)
 
@@ -395,13 +411,17 @@ def member_return_durations(
     as_of: dt.date,
     channels=None,
     max_visit_number: int = DEFAULT_MAX_VISIT_NUMBER,
+    stores=None,
+    cities=None,
 ) -> ibis.Table:
     """One row per member in ``members`` (member_id, segment) and visit number k <= max_visit_number.
+    ``stores`` / ``cities``: the filter ``members`` was scoped by, so that only those members' visits are
+    read (:func:`scope.visits_in_scope`).
 
     Columns: member_id, segment, from_visit (k), visit_day (local date of visit k), days (to visit k+1 when
     returned, else to as_of: the censoring time, 0 for a visit on as_of), returned (bool).
     """
-    v = numbered_visits(db, as_of=as_of, channels=channels)
+    v = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities, channels=channels, numbered=True)
     v = v.filter(v.visit_number <= max_visit_number)
     j = v.inner_join(members, v.member_id == members.member_id)
     end = j.next_day.coalesce(calendar.date_literal(as_of))
@@ -442,8 +462,11 @@ def group_member_intervals(
     channels=None,
     window_days: int = DEFAULT_GROUP_WINDOW_DAYS,
     min_intervals: int = DEFAULT_MIN_GROUP_INTERVALS,
+    stores=None,
+    cities=None,
 ) -> ibis.Table:
-    """One row per member compared in :func:`group_cycle_effect` (rules there).
+    """One row per member compared in :func:`group_cycle_effect` (rules there). ``stores`` / ``cities``:
+    the filter ``members`` was scoped by, as in :func:`member_return_durations`.
 
     Columns: member_id, segment, switch_day (local date of the first group join), before_start,
     after_start (local dates of the visits opening the two windows), window_days (w of that member),
@@ -463,7 +486,7 @@ def group_member_intervals(
     spells = spells.filter(spells.join_day <= a)
     first_join = spells.group_by("sp_member").aggregate(switch_day=spells.join_day.min())
 
-    v = numbered_visits(db, as_of=as_of, channels=channels)
+    v = scope.visits_in_scope(db, as_of=as_of, stores=stores, cities=cities, channels=channels, numbered=True)
     m = members.inner_join(first_join, members.member_id == first_join.sp_member).drop("sp_member")
     # The visits that open the two windows: the first within window_days before the switch day (strictly
     # before it), and the first on or after the switch day.

@@ -95,11 +95,15 @@ def _read_meta(db: Store) -> dict[str, str]:
         return {}
 
 
+# The members' columns :func:`member_attributes` reads.
+ATTRIBUTE_INPUTS = ("member_id", "joined_at", "join_store_id", "join_channel", "link_mode", "vip_since")
+
+
 def member_attributes(
     db: Store, *, as_of, members: ibis.Table | None = None, visits: ibis.Table | None = None
 ) -> ibis.Table:
     """One row per member who joined by ``as_of``, with the attributes analyses split by; ``members``: a
-    narrowed members table (same columns) to work the attributes out for those members only; ``visits``:
+    narrowed members table (at least the ATTRIBUTE_INPUTS columns) to work the attributes out for those members only; ``visits``:
     the visits up to ``as_of`` to count, at least those of ``members`` (default: every visit).
 
     Columns:
@@ -201,7 +205,7 @@ def scoped_members(
     A read-only store works out a few stores' members once and keeps them (``Store.remembered``): the
     analyses of a page each read them again, and each would otherwise compile and run the same query.
     """
-    if _kept_per_scope(db, stores):
+    if kept_per_scope(db, stores):
         key = ("scope.members", calendar.as_date(as_of), scope_key(stores=stores, cities=cities,
                join_channels=join_channels))  # fmt: skip
         rows = db.remembered(key, lambda: _scoped(db, as_of, stores, cities, join_channels).to_pyarrow())
@@ -209,7 +213,7 @@ def scoped_members(
     return with_segment(_scoped(db, as_of, stores, cities, join_channels), segment_by)
 
 
-def _kept_per_scope(db: Store, stores) -> bool:
+def kept_per_scope(db: Store, stores) -> bool:
     """True when :func:`scoped_members` keeps the members of ``stores`` (a few stores, a read-only store)."""
     return bool(stores) and db.remembers and len(_as_list(stores)) <= derived.STORE_ORDERS_MAX_STORES
 
@@ -237,7 +241,7 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
     attributes the filters read: none without a filter (every member who joined by ``as_of``), the home
     store (and its city) for ``stores`` / ``cities``; never the visit counts or groups of the others. Those
     of a few stores a read-only store keeps come from :func:`scoped_members`."""
-    if _kept_per_scope(db, stores):
+    if kept_per_scope(db, stores):
         members = scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
         return members.select("member_id")
     m = db.members
@@ -260,19 +264,24 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
     return m.select("member_id")
 
 
-def visits_in_scope(db: Store, *, as_of, stores=None, cities=None, numbered: bool = False) -> ibis.Table:
+def visits_in_scope(
+    db: Store, *, as_of, stores=None, cities=None, channels=None, numbered: bool = False
+) -> ibis.Table:
     """The visits up to ``as_of`` (:func:`workbench.data.visits.visits`; with ``numbered``, those of
-    ``numbered_visits``) of the members a store or city filter may keep: join the members in scope after
-    this. With a few ``stores``, exactly their members' visits, read from the visits the store keeps by
-    home store (``visits.home_store_visits``); otherwise :func:`of_members_in_scope` of all the visits."""
+    ``numbered_visits``; with ``channels``, visits made of those channels' orders, numbered among
+    themselves) of the members a store or city filter may keep: join the members in scope after this.
+    With a few ``stores`` and no ``channels``, exactly their members' visits, read from the visits the
+    store keeps by home store (``visits.home_store_visits``); otherwise :func:`of_members_in_scope` of
+    all the visits."""
     from workbench.data.visits import home_store_visits, numbered_visits
     from workbench.data.visits import visits as member_visits
 
-    if stores:
+    if stores and not channels:
         home = home_store_visits(db, _as_list(stores), as_of=as_of, numbered=numbered)
         if home is not None:
             return home
-    v = numbered_visits(db, as_of=as_of) if numbered else member_visits(db, as_of=as_of)
+    read = numbered_visits if numbered else member_visits
+    v = read(db, as_of=as_of, channels=channels)
     return of_members_in_scope(db, v, as_of=as_of, stores=stores, cities=cities)
 
 
@@ -290,7 +299,7 @@ def _at_home_members(db: Store, *, as_of, stores, cities) -> ibis.Table | None:
     """The members table narrowed by :func:`at_home_stores` (None: no store or city narrows it)."""
     if not (stores or cities):
         return None
-    every = db.members
+    every = db.members.select(*ATTRIBUTE_INPUTS)  # the engine then reads these columns of the members only
     narrowed = at_home_stores(db, every, as_of=as_of, stores=stores, cities=cities)
     return None if narrowed is every else narrowed
 
