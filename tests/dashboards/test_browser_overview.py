@@ -60,10 +60,21 @@ def test_overview_dashboard_in_the_browser(open_page, db):
     stores = db.stores.select("store_id", "city").to_pandas()
     city = sorted(stores["city"].unique())[-1]
     in_city = sorted(stores.loc[stores["city"] == city, "store_id"])
+    graphs = ".wb-figure .js-plotly-plot"
+    p.page.eval_on_selector_all(graphs, "es => es.forEach(e => { e.wbFirstDrawn = true; })")
+    ranking = ".wb-figure-ranking_store .js-plotly-plot"
+    before = p.page.eval_on_selector(ranking, "e => JSON.stringify(e.data)")
     p.change(".wb-city", label=city)
     options = _store_options(p)
     assert options[0] == "全部门店" and [o.split()[0] for o in options[1:]] == in_city
     _assert_cards(p, db, cities=[city])
+    # The city's figures are drawn into the graphs already on the page (Plotly.react), one per pane.
+    assert p.page.eval_on_selector(ranking, "e => JSON.stringify(e.data)") != before
+    kept = p.page.eval_on_selector_all(graphs, "es => es.map(e => e.wbFirstDrawn === true)")
+    panes = p.page.eval_on_selector_all(
+        ".wb-figure", "es => es.map(e => e.querySelectorAll('.js-plotly-plot').length)"
+    )
+    assert len(kept) >= 6 and all(kept) and set(panes) == {1}
 
     store = in_city[-1]
     p.change(".wb-store", label=p.option(".wb-store", store))

@@ -26,6 +26,7 @@ import os
 import threading
 import time
 import traceback
+import uuid
 import warnings
 import weakref
 from collections import OrderedDict
@@ -306,15 +307,17 @@ def cache_for(db: Store) -> ResultCache:
     return CACHES[id(db)]
 
 
-def figure_output(fig: go.Figure, *, text: str | None = None) -> dict:
+def figure_output(fig: go.Figure, *, text: str | None = None, pane: str | None = None) -> dict:
     """A notebook output holding ``fig`` as plotly's mime bundle (JSON-safe: typed arrays as base64);
-    ``text``: the figure's JSON when already at hand."""
+    ``text``: the figure's JSON when already at hand. ``pane``: a name for the place the output is shown,
+    unique on the page; the dashboards' renderer draws a pane's next figure into the graph of its last
+    one (Plotly.react), which redraws faster than a new graph."""
     data = json.loads(text if text is not None else figure_json(fig))
     data["config"] = dict(PLOTLY_CONFIG)
     return {
         "output_type": "display_data",
         "data": {PLOTLY_MIME: data, "text/plain": "Figure"},
-        "metadata": {},
+        "metadata": {} if pane is None else {PLOTLY_MIME: {"pane": pane}},
     }
 
 
@@ -354,6 +357,7 @@ class FigurePane(widgets.Output):
     def __init__(self, name: str, **kwargs):
         super().__init__(**kwargs)
         self.name = name
+        self.key = f"{name}-{uuid.uuid4().hex[:12]}"  # this pane on the page (figure_output's ``pane``)
         self.figure: go.Figure | None = None
         self._shown: str | None = None
         self.skipped = 0
@@ -371,7 +375,7 @@ class FigurePane(widgets.Output):
             self.skipped += 1
             return
         self._shown = text
-        self.outputs = () if text is None else (figure_output(fig, text=text),)
+        self.outputs = () if text is None else (figure_output(fig, text=text, pane=self.key),)
 
 
 def kpi_html(cards: list[tuple], *, note: str = "") -> str:
