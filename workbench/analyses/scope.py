@@ -103,8 +103,9 @@ def member_attributes(
     db: Store, *, as_of, members: ibis.Table | None = None, visits: ibis.Table | None = None
 ) -> ibis.Table:
     """One row per member who joined by ``as_of``, with the attributes analyses split by; ``members``: a
-    narrowed members table (at least the ATTRIBUTE_INPUTS columns) to work the attributes out for those members only; ``visits``:
-    the visits up to ``as_of`` to count, at least those of ``members`` (default: every visit).
+    narrowed members table (at least the ATTRIBUTE_INPUTS columns) to work the attributes out for those
+    members only; ``visits``: the visits up to ``as_of`` to count, at least those of ``members`` (default:
+    every visit).
 
     Columns:
       member_id, joined_at, join_day (local date)
