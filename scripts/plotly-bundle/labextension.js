@@ -11,7 +11,8 @@ const MIME_TYPE = 'application/vnd.plotly.v1+json';
 // Graphs of outputs that a newer output of the same pane replaced, by pane (the output's metadata names it,
 // workbench.dashboards.common.figure_output): the pane's next figure is drawn into its last graph, where
 // Plotly.react redraws what changed, rather than into a new one drawn from scratch. A dashboard's filter
-// change replaces each figure's output; drawing into the kept graphs takes about half as long.
+// change replaces each figure's output; on the overview at 1M, drawing into the kept graphs took a third less
+// of the page's main-thread time and a redraw whose results were at hand 0.32-0.90 s instead of 0.42-1.11 s.
 const kept = new Map();
 
 class RenderedPlotly extends Widget {

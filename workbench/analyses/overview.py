@@ -577,8 +577,8 @@ def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tu
             "member_id",
             "join_day",
             "join_channel",
+            "city",
             home_store_id=k.home_store_id.fill_null(NO_STORE),
-            city=k.city,
             week_start=calendar.period_start(k.join_day, "week"),
         )
         return k, True
