@@ -34,13 +34,15 @@ holiday nearby, so the same week number). Stores S1 (上海), S2 (北京).
 
 import datetime as dt
 import math
+import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench.analyses.overview import KPI_COLUMNS, KPIS, weekly_kpi_trend, weekly_kpis
+from workbench.analyses.overview import KPI_COLUMNS, KPIS, store_week_values, weekly_kpi_trend, weekly_kpis
 from workbench.errors import ParameterError
 
 WEEK = "2026-W20"
@@ -392,3 +394,86 @@ def calendar_monday(label: str) -> dt.date:
     from workbench.data import calendar
 
     return calendar.parse_iso_week(label)[0]
+
+
+def test_every_stores_weekly_counts_match_the_hand_computation(hand_db):
+    # Order side by the order's store, member side by the member's home store (D: first order at S2).
+    sw = store_week_values(hand_db, weeks=[WEEK], compare_weeks=2)
+    assert set(sw.mondays) == {dt.date(2026, 5, d) for d in (11, 4)} | {
+        dt.date(2026, 4, 27),
+        dt.date(2025, 5, 12),
+    }
+    w20, w19 = pd.Timestamp("2026-05-11"), pd.Timestamp("2026-05-04")  # (week_start: datetime64)
+    orders = sw.orders.set_index(["store_id", "week_start"])
+    # W20 at S1: member orders a4 30, a5 20, b2 50 and non-member n5 20; at S2: c1 90, d1 40 and n4 60.
+    assert orders.loc[("S1", w20), ["total_revenue", "private_revenue", "member_orders"]].tolist() == [
+        120,
+        100,
+        3,
+    ]
+    assert orders.loc[("S2", w20), ["total_revenue", "private_revenue", "nonmember_orders"]].tolist() == [
+        190,
+        130,
+        1,
+    ]
+    active = sw.active.set_index(["store_id", "week_start"])
+    # S1: A (S1 visit 71 days before) and B (05-06) came back; S2: C and D are new.
+    assert active.loc[("S1", w20)].tolist() == [2, 2] and active.loc[("S2", w20)].tolist() == [2, 0]
+    joins = sw.joins.groupby(["home_store_id", "week_start"], observed=True)["new_members"].sum()
+    assert joins[("S2", w20)] == 2 and joins[("S1", w19)] == 1 and joins.sum() == 6
+    groups = sw.group_members.set_index(["home_store_id", "week_start"])["group_members"]
+    assert groups[("S1", w20)] == 1 and groups[("S2", w20)] == 1 and groups[("S1", w19)] == 2
+    coupons = sw.coupons.groupby(["home_store_id", "week_start"], observed=True)[["issued", "redeemed"]].sum()
+    assert coupons.loc[("S1", w20)].tolist() == [1, 1] and coupons.loc[("S2", w20)].tolist() == [1, 1]
+
+
+def test_one_store_reads_the_kept_counts_with_the_same_numbers(hand_db, monkeypatch):
+    from workbench.analyses import overview, store_weeks
+
+    before = {s: weekly_kpis(hand_db, week=WEEK, stores=s) for s in ("S1", "S2")}
+    trend = weekly_kpi_trend(hand_db, weeks=3, week=WEEK, stores="S2")
+    store_weeks.keep(hand_db, store_week_values(hand_db, weeks=[WEEK]))
+
+    def no_query(*args, **kwargs):
+        raise AssertionError("a store with kept counts queried its members")
+
+    with monkeypatch.context() as m:
+        m.setattr(overview, "_member_scope", no_query)
+        for s, queried in before.items():
+            kept = weekly_kpis(hand_db, week=WEEK, stores=s, cities=["北京"] if s == "S2" else None)
+            for part in ("kpis", "stores", "channels", "coupons"):
+                pd.testing.assert_frame_equal(getattr(kept, part), getattr(queried, part), check_dtype=False)
+        s2 = kept.kpis.set_index("kpi")["value"]
+        assert (s2["members"], s2["new_members"], s2["active_members"], s2["private_revenue"]) == (
+            3,
+            2,
+            2,
+            130,
+        )
+        pd.testing.assert_frame_equal(weekly_kpi_trend(hand_db, weeks=3, week=WEEK, stores="S2"), trend)
+        # Filters the counts do not hold, and weeks they do not cover, query as before.
+        for kwargs in ({"channels": "dine_in"}, {"join_channels": "store_qr"}, {"stores": ["S1", "S2"]},
+                       {"week": "2026-W21"}):  # fmt: skip
+            with pytest.raises(AssertionError, match="queried its members"):
+                weekly_kpis(hand_db, **{"week": WEEK, "stores": "S2", **kwargs})
+    # A load of new data changes the file: the counts kept for its earlier state are not read.
+    stat = hand_db.path.stat()
+    os.utime(hand_db.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert store_weeks.kept(hand_db, before["S1"].params["as_of"]) is None
+
+
+def test_every_stores_counts_give_each_stores_kpis_on_a_simulated_chain(simulated):
+    from workbench.analyses import store_weeks
+
+    weeks = ["2026-W12", "2026-W08"]
+    stores = simulated.stores.select("store_id").to_pandas()["store_id"].tolist()[:3]
+    queried = {(s, w): weekly_kpis(simulated, week=w, stores=s) for s in stores for w in weeks}
+    trends = {s: weekly_kpi_trend(simulated, weeks=8, week=weeks[0], stores=s) for s in stores}
+    store_weeks.keep(simulated, store_week_values(simulated, weeks=weeks))
+    for (s, w), q in queried.items():
+        kept = weekly_kpis(simulated, week=w, stores=s)
+        assert kept.kpis.set_index("kpi").loc["active_members", "value"] > 0
+        for part in ("kpis", "stores", "channels", "coupons"):
+            pd.testing.assert_frame_equal(getattr(kept, part), getattr(q, part), check_dtype=False)
+    for s, trend in trends.items():
+        pd.testing.assert_frame_equal(weekly_kpi_trend(simulated, weeks=8, week=weeks[0], stores=s), trend)

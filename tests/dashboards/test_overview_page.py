@@ -256,6 +256,40 @@ def test_the_kernels_prefetch_computes_one_store_of_the_city_which_is_then_read_
     assert dash.one_store_plan() == []
 
 
+def test_a_store_change_reads_every_stores_weekly_counts_once_the_prefetch_has_them(
+    chain, tmp_path, monkeypatch
+):
+    # A chain of more stores than the warm run computes one by one: the page's prefetch first counts every
+    # store's weeks (wb.store_week_values); a store change then shows that store's KPIs without querying
+    # its members, with the numbers the tables give (worked out on a writable copy, which keeps nothing).
+    import shutil
+
+    from workbench.analyses import overview as overview_analysis
+    from workbench.dashboards import warm
+
+    monkeypatch.setattr(warm, "MAX_STORES", 1)
+    dash = overview_dashboard(chain, background=False, prefetch=False)
+    plan = dash.prefetch_plan()
+    assert plan[0][0] == "store_weeks"
+    store = dash.stores[1][0]
+    copy = tmp_path / "writable.duckdb"
+    shutil.copy(chain.path, copy)
+    with wb.connect(copy, read_only=False) as writable:
+        params = {**dash.kpi_params({**dash.state(), "store": store}), "db": writable}
+        expected = weekly_kpis(**params).kpis.set_index("kpi")["value"]
+    assert expected["active_members"] > 0
+    dash.prefetch_items(plan[:1])
+
+    def no_query(*args, **kwargs):
+        raise AssertionError("queried the store's members")
+
+    monkeypatch.setattr(overview_analysis, "_member_scope", no_query)
+    dash.controls["store"].value = store
+    assert not dash.message
+    for kpi, value in expected.items():
+        assert dash.numbers[kpi] == pytest.approx(value, nan_ok=True), kpi
+
+
 def test_cohorts_and_churn_plan_one_store_too(chain):
     from workbench.dashboards.churn import churn_dashboard
 

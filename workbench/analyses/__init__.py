@@ -10,7 +10,7 @@
     funnel        acquisition_funnel, funnel_members
     pareto        revenue_pareto
     vip           vip_comparison
-    overview      weekly_kpis, weekly_kpi_trend (holidays_align: yoy_comparison_week)
+    overview      weekly_kpis, weekly_kpi_trend, store_week_values (holidays_align: yoy_comparison_week)
     acquisition   acquisition_quality
     groups        group_overview, messaging_and_leaving
     link_modes    link_mode_quality
@@ -54,6 +54,7 @@ EXPORTS = {
     "VipComparison": "vip",
     "weekly_kpis": "overview",
     "weekly_kpi_trend": "overview",
+    "store_week_values": "overview",
     "WeeklyKPIs": "overview",
     "yoy_comparison_week": "holidays_align",
     "acquisition_quality": "acquisition",

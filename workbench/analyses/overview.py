@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import i18n
-from workbench.analyses import scope
+from workbench.analyses import scope, store_weeks
 from workbench.analyses.holidays_align import holiday_offset, yoy_comparison_week
 from workbench.data import calendar, contract, derived
 from workbench.data.store import Store, connect
@@ -364,6 +364,11 @@ def weekly_kpis(
     week = week or calendar.last_complete_week(as_of)
     monday, sunday = _check_week(week, as_of=as_of, first_day=first_day)
     week = calendar.iso_week_label(monday)
+    kept = store_weeks.one_store(db, as_of=as_of, mondays=_compared_mondays(week, compare_weeks), **filters)
+    if kept is not None:
+        return _weekly_kpis(
+            db, week, monday, sunday, as_of, first_day, compare_weeks, None, True, filters, kept
+        )
     members, narrowed = _member_scope(db, as_of=as_of, **filters)
     # The members in scope are read by five queries below: the engine works them out once.
     with db.computed_once(members) as members:
@@ -372,12 +377,25 @@ def weekly_kpis(
         )
 
 
-def _weekly_kpis(db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters):
+def _compared_mondays(week: str, compare_weeks: int) -> list[dt.date]:
+    """The Mondays of ``week``, of the ``compare_weeks`` weeks before it and of its year-ago week, in order."""
+    monday, _ = calendar.parse_iso_week(week)
+    yoy_monday, _ = calendar.parse_iso_week(yoy_comparison_week(week)[0])
+    before = [monday - dt.timedelta(weeks=k) for k in range(1, compare_weeks + 1)]
+    return sorted({monday, yoy_monday, *before})
+
+
+def _weekly_kpis(
+    db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters, kept=None
+):
     yoy_week, aligned, holiday = yoy_comparison_week(week)
     yoy_monday, _ = calendar.parse_iso_week(yoy_week)
     before = [monday - dt.timedelta(weeks=k) for k in range(1, compare_weeks + 1)]
-    mondays = sorted({monday, yoy_monday, *before})
-    coupon_weeks = _scope_coupon_weeks(db, members, narrowed, as_of, filters)
+    mondays = _compared_mondays(week, compare_weeks)
+    if kept is not None:
+        coupon_weeks = kept.coupons
+    else:
+        coupon_weeks = _scope_coupon_weeks(db, members, narrowed, as_of, filters)
     values = _weekly_values(
         db,
         mondays,
@@ -385,14 +403,19 @@ def _weekly_kpis(db, week, monday, sunday, as_of, first_day, compare_weeks, memb
         members=members,
         narrowed=narrowed,
         coupon_weeks=coupon_weeks,
+        kept=kept,
         **filters,
     )
     kpis = _kpi_frame(values, monday=monday, before=before, yoy_monday=yoy_monday, yoy_week=yoy_week,
                       aligned=aligned)  # fmt: skip
     compare = {"current": monday, "previous": before[0], "yoy": yoy_monday}
     covered = {k: d >= first_day for k, d in compare.items()}
-    store_frame = _store_ranking(db, members, compare, covered, **filters)
-    channel_frame = _channel_ranking(members, compare, covered)
+    if kept is None:
+        joins = _join_counts(members, compare)
+    else:
+        joins = kept.joins[kept.joins["week_start"].isin(list(compare.values()))]
+    store_frame = _store_ranking(db, joins, compare, covered, **filters)
+    channel_frame = _channel_ranking(joins, compare, covered)
     coupon_frame = _coupon_table(db, coupon_weeks, monday)
 
     params = {
@@ -451,6 +474,11 @@ def weekly_kpi_trend(
     monday, _ = _check_week(week, as_of=as_of, first_day=first_day)
     mondays = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     mondays = [d for d in mondays if d >= first_day]
+    kept = store_weeks.one_store(db, as_of=as_of, mondays=mondays, **filters)
+    if kept is not None:
+        values = _weekly_values(db, mondays, first_day=first_day, members=None, narrowed=True,
+                                coupon_weeks=kept.coupons, kept=kept, **filters)  # fmt: skip
+        return _trend_frame(values)
     members, narrowed = _member_scope(db, as_of=as_of, **filters)
     # A narrowed scope is read by every query below: the engine works it out once.
     with db.computed_once(members) if narrowed else contextlib.nullcontext(members) as members:
@@ -463,6 +491,11 @@ def weekly_kpi_trend(
             coupon_weeks=_scope_coupon_weeks(db, members, narrowed, as_of, filters),
             **filters,
         )
+    return _trend_frame(values)
+
+
+def _trend_frame(values: pd.DataFrame) -> pd.DataFrame:
+    """:func:`weekly_kpi_trend`'s long frame from the KPI values by week (:func:`_weekly_values`)."""
     long = values.reset_index().melt(id_vars="week_start", var_name="kpi", value_name="value")
     long = long[long["kpi"].isin(KPIS)]
     long["order"] = long["kpi"].map({k: i for i, k in enumerate(KPIS)})
@@ -478,6 +511,48 @@ def weekly_kpi_trend(
         columns=list(TREND_COLUMNS),
     )
     return out
+
+
+def store_week_values(
+    db, *, weeks, as_of=None, compare_weeks: int = DEFAULT_COMPARE_WEEKS
+) -> store_weeks.StoreWeeks:
+    """Every store's weekly counts in one pass: what :func:`weekly_kpis` and :func:`weekly_kpi_trend` of
+    one store read instead of querying, once :func:`store_weeks.keep` keeps the result for the store.
+
+    ``weeks``: ISO week labels (a page's week choices); the result covers each of them, the
+    ``compare_weeks`` weeks before it and its year-ago week. Same definitions as :func:`weekly_kpis` with
+    ``stores=[store]``: order counts by the order's store, member counts by the member's home store.
+    Returns a :class:`~workbench.analyses.store_weeks.StoreWeeks` (its docstring lists the columns).
+    """
+    db = connect(db)
+    compare_weeks = _check_whole("compare_weeks", compare_weeks, minimum=1)
+    as_of = scope.resolve_as_of(db, as_of)
+    labels = [weeks] if isinstance(weeks, str) else list(weeks)
+    mondays = sorted({d for w in labels for d in _compared_mondays(w, compare_weeks)})
+    info = _store_table(db)
+    members, _ = _member_scope(db, as_of=as_of, stores=None, cities=None, join_channels=None)
+    with db.computed_once(members) as members:
+        orders, active = _scoped_order_counts(
+            db, mondays, store_ids=None, channels=None, join_channels=None, by=("store_id",)
+        )
+        joins = members.group_by(["home_store_id", "join_channel", "week_start"]).aggregate(
+            new_members=members.count()
+        )
+        joins = joins.to_pandas()
+        groups = None
+        if db.has("group_members"):
+            groups = _group_members_at(db, members, mondays, by=("home_store_id",))
+        coupons = _coupon_weeks(db, members, by=("home_store_id",))
+    return store_weeks.StoreWeeks(
+        as_of=as_of,
+        mondays=tuple(mondays),
+        cities=dict(zip(info["store_id"], info["city"], strict=True)),
+        orders=store_weeks.compact(orders),
+        active=store_weeks.compact(active),
+        joins=store_weeks.compact(joins),
+        group_members=store_weeks.compact(groups),
+        coupons=store_weeks.compact(coupons),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -518,7 +593,7 @@ def _check_filters(db: Store, *, stores, cities, channels, join_channels) -> dic
     stores, cities = _as_tuple(stores), _as_tuple(cities)
     channels, join_channels = _as_tuple(channels), _as_tuple(join_channels)
     if stores or cities:
-        known = db.stores.select("store_id", "city").to_pandas()
+        known = _store_table(db)
         _check_known("stores", stores, sorted(known["store_id"].astype(str)))
         _check_known("cities", cities, sorted(set(known["city"].astype(str))))
     _check_known("channels", channels, contract.ORDER_CHANNELS)
@@ -548,16 +623,28 @@ def _check_known(name: str, values, choices) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _store_table(db: Store) -> pd.DataFrame:
+    """store_id, name, city of every store, as text (read once per read-only store; not to be changed)."""
+    return db.remembered(
+        ("overview.stores",), lambda: db.stores.select("store_id", "name", "city").to_pandas().astype(str)
+    )
+
+
+def _in_scope(info: pd.DataFrame, stores, cities) -> pd.DataFrame:
+    """The rows of :func:`_store_table` the store and city filters keep."""
+    keep = np.ones(len(info), dtype=bool)
+    if stores:
+        keep &= info["store_id"].isin([str(s) for s in stores]).to_numpy()
+    if cities:
+        keep &= info["city"].isin([str(c) for c in cities]).to_numpy()
+    return info[keep]
+
+
 def _store_ids(db: Store, stores, cities) -> list[str] | None:
     """Store ids in scope (None: every store)."""
     if not stores and not cities:
         return None
-    s = db.stores
-    if stores:
-        s = s.filter(s.store_id.isin(list(stores)))
-    if cities:
-        s = s.filter(s.city.isin(list(cities)))
-    return s.select("store_id").to_pandas()["store_id"].astype(str).tolist()
+    return _in_scope(_store_table(db), stores, cities)["store_id"].tolist()
 
 
 def _member_scope(db: Store, *, as_of, stores, cities, join_channels, **_) -> tuple[ibis.Table, bool]:
@@ -628,19 +715,75 @@ def _weekly_values(
     mondays: list[dt.date],
     *,
     first_day,
-    members: ibis.Table,
+    members: ibis.Table | None,
     narrowed: bool,
     coupon_weeks: pd.DataFrame | None,
     stores,
     cities,
     channels,
     join_channels,
+    kept: store_weeks.OneStore | None = None,
 ) -> pd.DataFrame:
-    """One row per Monday in ``mondays`` (index week_start, a date) and one column per KPI code."""
+    """One row per Monday in ``mondays`` (index week_start, a date) and one column per KPI code.
+
+    ``kept``: the store's weekly counts, worked out for every store at once (:func:`store_week_values`),
+    read instead of querying ``members`` and the orders."""
     frame = pd.DataFrame(index=pd.Index(sorted(mondays), name="week_start"))
     if not mondays:
         return frame.assign(**{k: pd.Series(dtype="float64") for k in KPIS})
-    store_ids = _store_ids(db, stores, cities)
+    if kept is not None:
+        orders, active, joins, groups = kept.orders, kept.active, kept.new_by_week(), kept.group_members
+    else:
+        orders, active = _scoped_order_counts(
+            db,
+            mondays,
+            store_ids=_store_ids(db, stores, cities),
+            channels=channels,
+            join_channels=join_channels,
+        )
+        joins = members.group_by("week_start").aggregate(new_members=members.count()).to_pandas()
+        groups = None
+        if db.has("group_members"):
+            groups = _group_members_at(db, members if narrowed else None, list(frame.index))
+
+    frame = frame.join(_by_week(orders)).join(_by_week(active))
+    joins = _by_week(joins).sort_index()
+    frame["new_members"] = joins["new_members"].reindex(frame.index).fillna(0)
+    cumulative = joins["new_members"].cumsum()
+    frame["members"] = [
+        float(cumulative[cumulative.index <= d].iloc[-1]) if (cumulative.index <= d).any() else 0.0
+        for d in frame.index
+    ]
+    for column in ("total_revenue", "private_revenue", "nonmember_revenue", "active_members", "returning"):
+        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").fillna(0.0)
+    for column in ("member_orders", "nonmember_orders"):
+        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").fillna(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["private_share"] = _ratio(frame["private_revenue"], frame["total_revenue"])
+        frame["member_ticket"] = _ratio(frame["private_revenue"], frame["member_orders"])
+        frame["nonmember_ticket"] = _ratio(frame["nonmember_revenue"], frame["nonmember_orders"])
+        frame["repurchase_rate"] = _ratio(frame["returning"], frame["active_members"])
+    lookback_ok = [d - dt.timedelta(days=REPURCHASE_LOOKBACK_DAYS) >= first_day for d in frame.index]
+    frame.loc[~np.asarray(lookback_ok, dtype=bool), "repurchase_rate"] = np.nan
+
+    if groups is not None:
+        counts = _by_week(groups)["group_members"]
+        frame["group_members"] = [float(counts.get(d, 0)) for d in frame.index]
+    if coupon_weeks is not None:
+        for column, values in _coupon_kpis(coupon_weeks, list(frame.index)).items():
+            frame[column] = values
+
+    kpis = [k for k in KPIS if k in frame.columns]
+    out = frame[kpis].astype("float64")
+    out.loc[[d < first_day for d in out.index]] = np.nan  # a week before the data is unknown, not zero
+    return out
+
+
+def _scoped_order_counts(
+    db: Store, mondays: list[dt.date], *, store_ids, channels, join_channels, by: tuple = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`_order_and_visit_counts` of the orders at ``store_ids`` (None: every store) in ``channels``
+    (None: all) in the weeks ``mondays``, members who joined through ``join_channels`` (None: all)."""
     week_days = [ibis.literal(d, type="date") for d in mondays]
     spans = _day_spans(mondays, REPURCHASE_LOOKBACK_DAYS)
     o = derived.orders_for(db, store_ids)  # one store's orders: the copy stored by store, read in its blocks
@@ -666,52 +809,21 @@ def _weekly_values(
         member_ok = o.member_id.isin(m.member_id)
     else:
         member_ok = o.member_id.notnull()
-    o = o.select("member_id", "day", "week_start", "amount", in_member_scope=member_ok.fill_null(False))
+    o = o.select(*by, "member_id", "day", "week_start", "amount", in_member_scope=member_ok.fill_null(False))
     # Both queries below read these orders: the local day of each is worked out once.
     with db.computed_once(o) as o:
-        orders, active = _order_and_visit_counts(o, week_days)
-    joins = members.group_by("week_start").aggregate(new_members=members.count()).to_pandas()
-
-    frame = frame.join(_by_week(orders)).join(_by_week(active))
-    joins = _by_week(joins).sort_index()
-    frame["new_members"] = joins["new_members"].reindex(frame.index).fillna(0)
-    cumulative = joins["new_members"].cumsum()
-    frame["members"] = [
-        float(cumulative[cumulative.index <= d].iloc[-1]) if (cumulative.index <= d).any() else 0.0
-        for d in frame.index
-    ]
-    for column in ("total_revenue", "private_revenue", "nonmember_revenue", "active_members", "returning"):
-        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").fillna(0.0)
-    for column in ("member_orders", "nonmember_orders"):
-        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").fillna(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["private_share"] = _ratio(frame["private_revenue"], frame["total_revenue"])
-        frame["member_ticket"] = _ratio(frame["private_revenue"], frame["member_orders"])
-        frame["nonmember_ticket"] = _ratio(frame["nonmember_revenue"], frame["nonmember_orders"])
-        frame["repurchase_rate"] = _ratio(frame["returning"], frame["active_members"])
-    lookback_ok = [d - dt.timedelta(days=REPURCHASE_LOOKBACK_DAYS) >= first_day for d in frame.index]
-    frame.loc[~np.asarray(lookback_ok, dtype=bool), "repurchase_rate"] = np.nan
-
-    if db.has("group_members"):
-        frame["group_members"] = _group_members_at(db, members if narrowed else None, list(frame.index))
-    if coupon_weeks is not None:
-        for column in COUPON_KPIS:
-            frame[column] = [_coupon_kpi(coupon_weeks, d, column) for d in frame.index]
-
-    kpis = [k for k in KPIS if k in frame.columns]
-    out = frame[kpis].astype("float64")
-    out.loc[[d < first_day for d in out.index]] = np.nan  # a week before the data is unknown, not zero
-    return out
+        return _order_and_visit_counts(o, week_days, by)
 
 
-def _order_and_visit_counts(o: ibis.Table, week_days) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _order_and_visit_counts(o: ibis.Table, week_days, by: tuple = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per week in ``week_days`` from the scoped orders ``o`` (member_id, day, week_start, amount,
     in_member_scope; each week and its lookback days): the order sums (total_revenue, private_revenue,
     member_orders, nonmember_revenue, nonmember_orders) and the members with a visit (active_members) of
-    whom returning within REPURCHASE_LOOKBACK_DAYS of their visit before (returning)."""
+    whom returning within REPURCHASE_LOOKBACK_DAYS of their visit before (returning). ``by``: columns of
+    ``o`` (e.g. store_id) that split both, each part counted as if it were the only one in scope."""
     in_weeks = o.filter(o.week_start.isin(week_days))
     orders = (
-        in_weeks.group_by("week_start")
+        in_weeks.group_by([*by, "week_start"])
         .aggregate(
             total_revenue=in_weeks.amount.sum(),
             private_revenue=in_weeks.amount.sum(where=in_weeks.in_member_scope),
@@ -724,8 +836,8 @@ def _order_and_visit_counts(o: ibis.Table, week_days) -> tuple[pd.DataFrame, pd.
 
     # Visits of members in scope (one per member and day) and the day of the visit before each one.
     mo = o.filter(o.in_member_scope)
-    v = mo.group_by(["member_id", "day"]).aggregate(week_start=mo.week_start.min())
-    w = ibis.window(group_by=v.member_id, order_by=v.day)
+    v = mo.group_by([*by, "member_id", "day"]).aggregate(week_start=mo.week_start.min())
+    w = ibis.window(group_by=[*by, "member_id"], order_by=v.day)
     v = v.mutate(prev_day=v.day.lag().over(w))
     first_in_week = v.filter(
         v.week_start.isin(week_days) & (v.prev_day.isnull() | (v.prev_day < v.week_start))
@@ -733,7 +845,7 @@ def _order_and_visit_counts(o: ibis.Table, week_days) -> tuple[pd.DataFrame, pd.
     gap = first_in_week.week_start.delta(first_in_week.prev_day, unit="day")
     returning = first_in_week.prev_day.notnull() & (gap <= REPURCHASE_LOOKBACK_DAYS)
     active = (
-        first_in_week.group_by("week_start")
+        first_in_week.group_by([*by, "week_start"])
         .aggregate(active_members=first_in_week.count(), returning=returning.cast("int64").sum())
         .to_pandas()
     )
@@ -764,12 +876,18 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return (num / den).where(den > 0)
 
 
-def _group_members_at(db: Store, members: ibis.Table | None, mondays: list[dt.date]) -> list[float]:
-    """Members in scope (None: every member) in at least one group at the end of each week's Sunday."""
+def _group_members_at(
+    db: Store, members: ibis.Table | None, mondays: list[dt.date], by: tuple = ()
+) -> pd.DataFrame:
+    """Members in scope (None: every member) in at least one group at the end of each week's Sunday:
+    columns ``by`` (columns of ``members``, e.g. home_store_id), week_start, group_members."""
     gm = db.group_members
-    if members is not None:
+    if by:
+        gm = gm.join(members.select("member_id", *by), "member_id")
+    elif members is not None:
         gm = gm.filter(gm.member_id.isin(members.member_id))
     gm = gm.select(
+        *by,
         "member_id",
         joined_day=calendar.local_day(gm.joined_at),
         left_day=calendar.local_day(gm.left_at),
@@ -782,17 +900,18 @@ def _group_members_at(db: Store, members: ibis.Table | None, mondays: list[dt.da
     inside = spells.filter(
         (spells.joined_day <= spells.sunday) & (spells.left_day.isnull() | (spells.left_day > spells.sunday))
     )
-    counts = _by_week(
-        inside.group_by("week_start").aggregate(group_members=inside.member_id.nunique()).to_pandas()
-    )
-    return [float(counts["group_members"].get(d, 0)) for d in mondays]
+    counts = inside.group_by([*by, "week_start"]).aggregate(group_members=inside.member_id.nunique())
+    return counts.to_pandas()
 
 
-def _coupon_events(db: Store, members: ibis.Table | None) -> ibis.Table:
+def _coupon_events(db: Store, members: ibis.Table | None, by: tuple = ()) -> ibis.Table:
     c = db.coupons
-    if members is not None:
+    if by:
+        c = c.join(members.select("member_id", *by), "member_id")
+    elif members is not None:
         c = c.filter(c.member_id.isin(members.member_id))
     return c.select(
+        *by,
         "coupon_id",
         "campaign_id",
         issued_week=calendar.period_start(calendar.local_day(c.issued_at), "week"),
@@ -810,35 +929,48 @@ def _scope_coupon_weeks(db: Store, members, narrowed: bool, as_of, filters: dict
     return db.remembered(key, lambda: _coupon_weeks(db, members if narrowed else None))
 
 
-def _coupon_weeks(db: Store, members: ibis.Table | None) -> pd.DataFrame | None:
+def _coupon_weeks(db: Store, members: ibis.Table | None, by: tuple = ()) -> pd.DataFrame | None:
     """Per campaign and week: coupons issued and redeemed in the week (small: campaigns x weeks).
 
-    Coupons of members in scope (None: every member); None without a coupons table.
+    Coupons of members in scope (None: every member); None without a coupons table. Columns: ``by``
+    (columns of ``members`` that split the counts, e.g. home_store_id), campaign_id, week_start, issued,
+    redeemed.
     """
     if not db.has("coupons"):
         return None
-    c = _coupon_events(db, members)
-    issued = c.group_by(["campaign_id", c.issued_week.name("week_start")]).aggregate(issued=c.count())
+    c = _coupon_events(db, members, by)
+    keys = [*by, "campaign_id"]
+    issued = c.group_by([*keys, c.issued_week.name("week_start")]).aggregate(issued=c.count())
     r = c.filter(c.redeemed_week.notnull())
-    redeemed = r.group_by(["campaign_id", r.redeemed_week.name("week_start")]).aggregate(redeemed=r.count())
+    redeemed = r.group_by([*keys, r.redeemed_week.name("week_start")]).aggregate(redeemed=r.count())
     a = issued.to_pandas()
     b = redeemed.to_pandas()
-    out = pd.merge(a, b, on=["campaign_id", "week_start"], how="outer")
+    out = pd.merge(a, b, on=[*keys, "week_start"], how="outer")
     out["week_start"] = [pd.Timestamp(d).date() for d in out["week_start"]]
     out[["issued", "redeemed"]] = out[["issued", "redeemed"]].fillna(0).astype("int64")
-    return out.sort_values(["campaign_id", "week_start"], ignore_index=True)
+    return out.sort_values([*keys, "week_start"], ignore_index=True)
 
 
-def _coupon_kpi(weeks: pd.DataFrame, monday: dt.date, kpi: str) -> float:
-    this = weeks[weeks["week_start"] == monday]
-    if kpi == "coupons_issued":
-        return float(this["issued"].sum())
-    if kpi == "coupons_redeemed":
-        return float(this["redeemed"].sum())
-    active = this.loc[(this["issued"] > 0) | (this["redeemed"] > 0), "campaign_id"].unique()
-    to_date = weeks[weeks["campaign_id"].isin(active) & (weeks["week_start"] <= monday)]
-    issued = to_date["issued"].sum()
-    return float(to_date["redeemed"].sum() / issued) if issued > 0 else math.nan
+def _coupon_kpis(weeks: pd.DataFrame, mondays: list[dt.date]) -> dict[str, list[float]]:
+    """The COUPON_KPIS of each week in ``mondays`` from :func:`_coupon_weeks`: coupons issued and redeemed
+    in the week, and over the campaigns with either in the week, redeemed / issued up to its Sunday."""
+    starts = pd.to_datetime(pd.Series(weeks["week_start"], dtype="object")).to_numpy()
+    campaigns = weeks["campaign_id"].to_numpy()
+    issued = weeks["issued"].to_numpy()
+    redeemed = weeks["redeemed"].to_numpy()
+    out: dict[str, list[float]] = {k: [] for k in COUPON_KPIS}
+    for monday in mondays:
+        day = np.datetime64(monday, "ns")
+        this = starts == day
+        out["coupons_issued"].append(float(issued[this].sum()))
+        out["coupons_redeemed"].append(float(redeemed[this].sum()))
+        active = np.unique(campaigns[this & ((issued > 0) | (redeemed > 0))])
+        to_date = np.isin(campaigns, active) & (starts <= day)
+        total = issued[to_date].sum()
+        out["coupon_redemption_rate"].append(
+            float(redeemed[to_date].sum() / total) if total > 0 else math.nan
+        )
+    return out
 
 
 def _coupon_table(db: Store, weeks: pd.DataFrame | None, monday: dt.date) -> pd.DataFrame:
@@ -863,12 +995,25 @@ def _coupon_table(db: Store, weeks: pd.DataFrame | None, monday: dt.date) -> pd.
     return out[list(COUPON_COLUMNS)].reset_index(drop=True)
 
 
-def _new_member_counts(members: ibis.Table, key: str, compare: dict) -> pd.DataFrame:
-    """New members per ``key`` in the current, previous and year-ago weeks: columns key, current, ..."""
+def _join_counts(members: ibis.Table, compare: dict) -> pd.DataFrame:
+    """New members in the current, previous and year-ago weeks (``compare``): columns home_store_id,
+    join_channel, week_start (a date), new_members."""
     days = [ibis.literal(d, type="date") for d in compare.values()]
     m = members.filter(members.week_start.isin(days))
-    counts = m.group_by([key, "week_start"]).aggregate(n=m.count()).to_pandas()
+    counts = m.group_by(["home_store_id", "join_channel", "week_start"]).aggregate(new_members=m.count())
+    counts = counts.to_pandas()
     counts["week_start"] = [pd.Timestamp(d).date() for d in counts["week_start"]]
+    return counts
+
+
+def _new_member_counts(joins: pd.DataFrame, key: str, compare: dict) -> pd.DataFrame:
+    """New members per ``key`` in the current, previous and year-ago weeks, from :func:`_join_counts`:
+    index key, columns current, previous, yoy."""
+    counts = (
+        joins.groupby([key, "week_start"], as_index=False)["new_members"]
+        .sum()
+        .rename(columns={"new_members": "n"})
+    )
     wide = pd.DataFrame(index=pd.Index(counts[key].astype(str).unique(), name=key))
     for name, monday in compare.items():
         part = counts[counts["week_start"] == monday].set_index(key)["n"]
@@ -908,14 +1053,9 @@ def _ranking(wide: pd.DataFrame, covered: dict) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _store_ranking(db: Store, members: ibis.Table, compare, covered, *, stores, cities, **_) -> pd.DataFrame:
-    s = db.stores
-    if stores:
-        s = s.filter(s.store_id.isin(list(stores)))
-    if cities:
-        s = s.filter(s.city.isin(list(cities)))
-    info = s.select("store_id", "name", "city").to_pandas().astype(str).set_index("store_id")
-    wide = _new_member_counts(members, "home_store_id", compare)
+def _store_ranking(db: Store, joins: pd.DataFrame, compare, covered, *, stores, cities, **_) -> pd.DataFrame:
+    info = _in_scope(_store_table(db), stores, cities).set_index("store_id")
+    wide = _new_member_counts(joins, "home_store_id", compare)
     wide.index.name = "store_id"
     index = list(info.index) + [i for i in wide.index if i not in info.index]
     wide = wide.reindex(index).fillna(0).astype("int64")
@@ -931,8 +1071,8 @@ def _store_ranking(db: Store, members: ibis.Table, compare, covered, *, stores, 
     return ranked[cols]
 
 
-def _channel_ranking(members: ibis.Table, compare, covered) -> pd.DataFrame:
-    wide = _new_member_counts(members, "join_channel", compare)
+def _channel_ranking(joins: pd.DataFrame, compare, covered) -> pd.DataFrame:
+    wide = _new_member_counts(joins, "join_channel", compare)
     order = [
         c for c in (*contract.JOIN_CHANNELS, "unknown") if c in wide.index or c in contract.JOIN_CHANNELS
     ]

@@ -207,11 +207,16 @@ def scoped_members(
     analyses of a page each read them again, and each would otherwise compile and run the same query.
     """
     if kept_per_scope(db, stores):
-        key = ("scope.members", calendar.as_date(as_of), scope_key(stores=stores, cities=cities,
-               join_channels=join_channels))  # fmt: skip
+        key = _members_key(as_of, stores, cities, join_channels)
         rows = db.remembered(key, lambda: _scoped(db, as_of, stores, cities, join_channels).to_pyarrow())
         return with_segment(ibis.memtable(rows), segment_by)
     return with_segment(_scoped(db, as_of, stores, cities, join_channels), segment_by)
+
+
+def _members_key(as_of, stores, cities, join_channels) -> tuple:
+    """The key :func:`scoped_members` keeps a scope's members under."""
+    return ("scope.members", calendar.as_date(as_of), scope_key(stores=stores, cities=cities,
+            join_channels=join_channels))  # fmt: skip
 
 
 def kept_per_scope(db: Store, stores) -> bool:
@@ -241,8 +246,11 @@ def scoped_member_ids(db: Store, *, as_of, stores=None, cities=None, join_channe
     """``member_id`` of the members :func:`scoped_members` keeps (an Ibis table), working out only the
     attributes the filters read: none without a filter (every member who joined by ``as_of``), the home
     store (and its city) for ``stores`` / ``cities``; never the visit counts or groups of the others. Those
-    of a few stores a read-only store keeps come from :func:`scoped_members`."""
-    if kept_per_scope(db, stores):
+    of a few stores a read-only store already keeps come from :func:`scoped_members`."""
+    if (
+        kept_per_scope(db, stores)
+        and db.recalled(_members_key(as_of, stores, cities, join_channels)) is not None
+    ):
         members = scoped_members(db, as_of=as_of, stores=stores, cities=cities, join_channels=join_channels)
         return members.select("member_id")
     m = db.members

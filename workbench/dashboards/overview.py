@@ -36,17 +36,18 @@ import html
 import ipywidgets as widgets
 
 from workbench import i18n
-from workbench.analyses import scope
+from workbench.analyses import scope, store_weeks
 from workbench.analyses.lifecycle import lifecycle, period_label
 from workbench.analyses.overview import (
     KPI_UNITS,
     format_change,
     format_value,
     kpi_label,
+    store_week_values,
     weekly_kpi_trend,
     weekly_kpis,
 )
-from workbench.dashboards import common
+from workbench.dashboards import common, warm
 from workbench.data import calendar, contract
 from workbench.figures import lifecycle as lifecycle_figures
 from workbench.figures import overview as overview_figures
@@ -109,6 +110,7 @@ class OverviewDashboard(common.Dashboard):
 
     def __init__(self, db=None, *, week: str | None = None, **kwargs):
         self.start_week = week
+        self._store_weeks_kept = False
         super().__init__(db, **kwargs)
 
     def build(self) -> None:
@@ -190,6 +192,20 @@ class OverviewDashboard(common.Dashboard):
         start = calendar.parse_iso_week(self.weeks[-1])[0] - dt.timedelta(weeks=1) if self.weeks else None
         return {"db": self.db, "period": "week", "as_of": self.as_of, "start": start, **self.scope(state)}
 
+    def store_weeks_params(self) -> dict:
+        return {"db": self.db, "weeks": tuple(self.weeks), "as_of": self.as_of}
+
+    def keep_store_weeks(self) -> None:
+        """Let the analyses of one store read every store's weekly counts (wb.store_week_values, see
+        :mod:`workbench.analyses.store_weeks`) once this kernel or the shared results hold them: a store
+        change then computes only its lifecycle."""
+        if self._store_weeks_kept or not self.weeks:
+            return
+        params = self.store_weeks_params()
+        if self.cache.at_hand("store_weeks", **params):
+            store_weeks.keep(self.db, self.cache.get("store_weeks", store_week_values, **params))
+            self._store_weeks_kept = True
+
     def _check_scope(self, state: dict | None = None) -> None:
         s = self.state() if state is None else state
         if not self.weeks or (s["store"] and s["city"] and self.store_city.get(s["store"]) != s["city"]):
@@ -198,6 +214,8 @@ class OverviewDashboard(common.Dashboard):
     # -- steps --------------------------------------------------------------------------------------------
     def compute_kpis(self) -> None:
         self._check_scope()
+        if self.controls["store"].value:
+            self.keep_store_weeks()
         self.kpis_result = self.cached("weekly_kpis", weekly_kpis, **self.kpi_params())
         k = self.kpis_result.kpis.set_index("kpi")["value"]
         no_orders = k.get("total_revenue", 0) == 0
@@ -269,9 +287,13 @@ class OverviewDashboard(common.Dashboard):
 
     # -- ahead of the manager's next click -----------------------------------------------------------------
     def prefetch_plan(self):
-        """The current filters with each other city, each order channel, then the weeks before this one."""
+        """The current filters with each other city, each order channel, then the weeks before this one;
+        and every store's weekly counts (wb.store_week_values), which make a store change fast: first on a
+        chain of more stores than the warm run computes one by one, else last."""
         s = self.state()
         plan = []
+        counts = [("store_weeks", store_week_values, self.store_weeks_params())] if self.weeks else []
+        many_stores = len(self.stores) > warm.MAX_STORES
         cities = sorted({c for _, _, c in self.stores})
         for city in cities:
             plan += self.plan_for({**s, "city": city, "store": ""})
@@ -283,7 +305,11 @@ class OverviewDashboard(common.Dashboard):
             ]
         for week in self.weeks[:PREFETCH_WEEKS]:
             plan.append(("weekly_kpis", weekly_kpis, self.kpi_params({**s, "week": week})))
-        return plan
+        return counts + plan if many_stores else plan + counts
+
+    def one_store_plan(self):
+        self.keep_store_weeks()  # (in the prefetch thread, after prefetch_plan computed them)
+        return super().one_store_plan()
 
     def plan_for(self, state):
         return [

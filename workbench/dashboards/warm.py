@@ -12,7 +12,8 @@ then reads a filter value from disk in milliseconds instead of computing it. Com
 filters are not computed ahead: a page computes those itself (and its kernel prefetches the likeliest).
 
 Chains with more than MAX_STORES stores skip the store filter (a 1M-member chain with 2,000 stores would
-take hours); a page computes one store on demand. When done, ``warm.json`` in the shared folder records
+take hours); a page computes one store on demand, the overview's KPIs of a store from every store's weekly
+counts (wb.store_week_values), which its defaults' prefetch plan computes first on such a chain. When done, ``warm.json`` in the shared folder records
 what was computed, read and skipped, and how long it took.
 """
 

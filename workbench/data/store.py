@@ -104,6 +104,13 @@ class Store:
                 memo.popitem(last=False)
         return value
 
+    def recalled(self, key: tuple):
+        """The result :meth:`remembered` keeps under ``key``, or None (nothing is computed)."""
+        if not self.remembers:
+            return None
+        with _MEMO_LOCK:
+            return self.__dict__.get("_memo", {}).get(key)
+
     @contextmanager
     def computed_once(self, expr: ibis.Table):
         """``expr`` worked out once into a temporary table for the block (DuckDB), then dropped; other
