@@ -32,6 +32,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
+from workbench.analyses import scope
 from workbench.analyses.churn import churn_threshold
 from workbench.analyses.lifecycle import (
     COUNT_COLUMNS,
@@ -434,3 +435,12 @@ def test_one_store_equals_the_brute_force_grid_of_its_home_members(sim):
     pd.testing.assert_series_equal(
         got[got > 0].sort_index(), ref.sort_index().astype("int64"), check_names=False, check_freq=False
     )
+    # The store's members were read alone (their ids), not worked out with their attributes; once another
+    # analysis of the page has those (scope.scoped_members keeps them), the lifecycle reads the same.
+    as_of = result.params["as_of"]
+    assert db.recalled(scope._members_key(as_of, [store], None, None)) is None
+    kept = scope.scoped_members(db, as_of=as_of, stores=[store])
+    assert sorted(kept.member_id.to_pandas()) == sorted(at_home)
+    again = lifecycle(db, period="week", stores=[store])
+    pd.testing.assert_frame_equal(again.counts, result.counts)
+    pd.testing.assert_frame_equal(again.flows, result.flows)
