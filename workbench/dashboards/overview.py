@@ -292,7 +292,9 @@ class OverviewDashboard(common.Dashboard):
         chain of more stores than the warm run computes one by one, else last."""
         s = self.state()
         plan = []
-        counts = [("store_weeks", store_week_values, self.store_weeks_params())] if self.weeks else []
+        # (kept only by a store opened read-only, as the served pages open it)
+        keeps = self.weeks and getattr(self.db, "remembers", False)
+        counts = [("store_weeks", store_week_values, self.store_weeks_params())] if keeps else []
         many_stores = len(self.stores) > warm.MAX_STORES
         cities = sorted({c for _, _, c in self.stores})
         for city in cities:
