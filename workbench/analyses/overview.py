@@ -355,6 +355,9 @@ def weekly_kpis(
 
     Raises ParameterError on a malformed week label ('abc'), a week that does not exist ('2026-W60'), a week
     ending after as_of or starting before the data, and unknown stores, cities or channels.
+
+    One store on a read-only store that keeps every store's weekly counts (:func:`store_week_values`,
+    :mod:`workbench.analyses.store_weeks`) is read from them: the same numbers, without a query.
     """
     db = connect(db)
     compare_weeks = _check_whole("compare_weeks", compare_weeks, minimum=1)
@@ -457,8 +460,8 @@ def weekly_kpi_trend(
 ) -> pd.DataFrame:
     """Every KPI of :func:`weekly_kpis` for ``weeks`` consecutive ISO weeks ending with ``week``.
 
-    Same definitions, filters and checks as :func:`weekly_kpis`; weeks that start before the data are
-    left out. Columns, one row per week and KPI (long), oldest week first, KPIs in order of importance:
+    Same definitions, filters and checks as :func:`weekly_kpis` (one store read from the kept counts
+    likewise); weeks that start before the data are left out. Columns, one row per week and KPI (long), oldest week first, KPIs in order of importance:
       week        ISO week label ('2026-W47')
       week_start  its Monday (datetime64, local date)
       kpi         KPI code (``KPIS``)
