@@ -368,16 +368,23 @@ def weekly_kpis(
     monday, sunday = _check_week(week, as_of=as_of, first_day=first_day)
     week = calendar.iso_week_label(monday)
     kept = store_weeks.one_store(db, as_of=as_of, mondays=_compared_mondays(week, compare_weeks), **filters)
-    if kept is not None:
-        return _weekly_kpis(
-            db, week, monday, sunday, as_of, first_day, compare_weeks, None, True, filters, kept
-        )
-    members, narrowed = _member_scope(db, as_of=as_of, **filters)
     # The members in scope are read by five queries below: the engine works them out once.
-    with db.computed_once(members) as members:
+    with _members_in_scope(db, as_of, filters, kept, always_once=True) as (members, narrowed):
         return _weekly_kpis(
-            db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters
+            db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters, kept
         )
+
+
+@contextlib.contextmanager
+def _members_in_scope(db: Store, as_of, filters: dict, kept, *, always_once: bool = False):
+    """(members, narrowed) of :func:`_member_scope`, worked out once by the engine for the block when
+    narrowed (or ``always_once``); (None, True) when one store's ``kept`` counts are read instead."""
+    if kept is not None:
+        yield None, True
+        return
+    members, narrowed = _member_scope(db, as_of=as_of, **filters)
+    with db.computed_once(members) if narrowed or always_once else contextlib.nullcontext(members) as m:
+        yield m, narrowed
 
 
 def _compared_mondays(week: str, compare_weeks: int) -> list[dt.date]:
@@ -388,17 +395,12 @@ def _compared_mondays(week: str, compare_weeks: int) -> list[dt.date]:
     return sorted({monday, yoy_monday, *before})
 
 
-def _weekly_kpis(
-    db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters, kept=None
-):
+def _weekly_kpis(db, week, monday, sunday, as_of, first_day, compare_weeks, members, narrowed, filters, kept):
     yoy_week, aligned, holiday = yoy_comparison_week(week)
     yoy_monday, _ = calendar.parse_iso_week(yoy_week)
     before = [monday - dt.timedelta(weeks=k) for k in range(1, compare_weeks + 1)]
-    mondays = _compared_mondays(week, compare_weeks)
-    if kept is not None:
-        coupon_weeks = kept.coupons
-    else:
-        coupon_weeks = _scope_coupon_weeks(db, members, narrowed, as_of, filters)
+    mondays = sorted({monday, yoy_monday, *before})
+    coupon_weeks = _scope_coupon_weeks(db, members, narrowed, as_of, filters, kept)
     values = _weekly_values(
         db,
         mondays,
@@ -461,7 +463,8 @@ def weekly_kpi_trend(
     """Every KPI of :func:`weekly_kpis` for ``weeks`` consecutive ISO weeks ending with ``week``.
 
     Same definitions, filters and checks as :func:`weekly_kpis` (one store read from the kept counts
-    likewise); weeks that start before the data are left out. Columns, one row per week and KPI (long), oldest week first, KPIs in order of importance:
+    likewise); weeks that start before the data are left out. Columns, one row per week and KPI (long),
+    oldest week first, KPIs in order of importance:
       week        ISO week label ('2026-W47')
       week_start  its Monday (datetime64, local date)
       kpi         KPI code (``KPIS``)
@@ -478,27 +481,18 @@ def weekly_kpi_trend(
     mondays = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     mondays = [d for d in mondays if d >= first_day]
     kept = store_weeks.one_store(db, as_of=as_of, mondays=mondays, **filters)
-    if kept is not None:
-        values = _weekly_values(db, mondays, first_day=first_day, members=None, narrowed=True,
-                                coupon_weeks=kept.coupons, kept=kept, **filters)  # fmt: skip
-        return _trend_frame(values)
-    members, narrowed = _member_scope(db, as_of=as_of, **filters)
     # A narrowed scope is read by every query below: the engine works it out once.
-    with db.computed_once(members) if narrowed else contextlib.nullcontext(members) as members:
+    with _members_in_scope(db, as_of, filters, kept) as (members, narrowed):
         values = _weekly_values(
             db,
             mondays,
             first_day=first_day,
             members=members,
             narrowed=narrowed,
-            coupon_weeks=_scope_coupon_weeks(db, members, narrowed, as_of, filters),
+            coupon_weeks=_scope_coupon_weeks(db, members, narrowed, as_of, filters, kept),
+            kept=kept,
             **filters,
         )
-    return _trend_frame(values)
-
-
-def _trend_frame(values: pd.DataFrame) -> pd.DataFrame:
-    """:func:`weekly_kpi_trend`'s long frame from the KPI values by week (:func:`_weekly_values`)."""
     long = values.reset_index().melt(id_vars="week_start", var_name="kpi", value_name="value")
     long = long[long["kpi"].isin(KPIS)]
     long["order"] = long["kpi"].map({k: i for i, k in enumerate(KPIS)})
@@ -922,9 +916,14 @@ def _coupon_events(db: Store, members: ibis.Table | None, by: tuple = ()) -> ibi
     )
 
 
-def _scope_coupon_weeks(db: Store, members, narrowed: bool, as_of, filters: dict) -> pd.DataFrame | None:
+def _scope_coupon_weeks(
+    db: Store, members, narrowed: bool, as_of, filters: dict, kept=None
+) -> pd.DataFrame | None:
     """:func:`_coupon_weeks` of the members in scope (``members``, the scope of ``filters`` at ``as_of``),
-    read once per read-only store and scope: a page's week KPIs and trend ask for the same."""
+    read once per read-only store and scope: a page's week KPIs and trend ask for the same. One store's
+    ``kept`` counts hold them."""
+    if kept is not None:
+        return kept.coupons
     member_scope = scope.scope_key(  # the order channels do not narrow the members
         stores=filters["stores"], cities=filters["cities"], join_channels=filters["join_channels"]
     )

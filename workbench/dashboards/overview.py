@@ -110,7 +110,6 @@ class OverviewDashboard(common.Dashboard):
 
     def __init__(self, db=None, *, week: str | None = None, **kwargs):
         self.start_week = week
-        self._store_weeks_kept = False
         super().__init__(db, **kwargs)
 
     def build(self) -> None:
@@ -199,12 +198,11 @@ class OverviewDashboard(common.Dashboard):
         """Let the analyses of one store read every store's weekly counts (wb.store_week_values, see
         :mod:`workbench.analyses.store_weeks`) once this kernel or the shared results hold them: a store
         change then computes only its lifecycle."""
-        if self._store_weeks_kept or not self.weeks:
+        if not self.weeks or store_weeks.kept(self.db, self.as_of) is not None:
             return
         params = self.store_weeks_params()
         if self.cache.at_hand("store_weeks", **params):
             store_weeks.keep(self.db, self.cache.get("store_weeks", store_week_values, **params))
-            self._store_weeks_kept = True
 
     def _check_scope(self, state: dict | None = None) -> None:
         s = self.state() if state is None else state
