@@ -55,6 +55,14 @@ def test_overview_dashboard_in_the_browser(open_page, db):
     _assert_cards(p, db)
     assert all(CJK.search(t) for t in p.titles())
     assert "环比上周" in p.page.inner_text(".wb-kpis")
+    # The KPI table is HTML: every KPI of the week, its value as the package formats it.
+    table = p.page.eval_on_selector_all(
+        ".wb-kpi-table tr[data-kpi]", "rs => rs.map(r => [r.dataset.kpi, r.cells[1].textContent])"
+    )
+    week_kpis = weekly_kpis(db, as_of=AS_OF)
+    assert table == [
+        [k, v] for k, v in zip(week_kpis.kpis["kpi"], week_kpis.ranked("zh").iloc[:, 1], strict=True)
+    ]
     p.screenshot("overview", height=3000)
 
     stores = db.stores.select("store_id", "city").to_pandas()
@@ -74,7 +82,7 @@ def test_overview_dashboard_in_the_browser(open_page, db):
     panes = p.page.eval_on_selector_all(
         ".wb-figure", "es => es.map(e => e.querySelectorAll('.js-plotly-plot').length)"
     )
-    assert len(kept) >= 6 and all(kept) and set(panes) == {1}
+    assert len(kept) == 5 and all(kept) and set(panes) == {1}
 
     store = in_city[-1]
     p.change(".wb-store", label=p.option(".wb-store", store))
@@ -94,6 +102,7 @@ def test_overview_dashboard_in_the_browser(open_page, db):
     assert titles and not any(CJK.search(t) for t in titles)
     assert p.page.inner_text(".wb-title") == "Weekly overview"
     assert "vs last week" in p.page.inner_text(".wb-kpis")
+    assert "vs last week" in p.page.inner_text(".wb-kpi-table th:nth-child(3)")
     assert _store_options(p)[0] == "All stores" and len(_store_options(p)) == len(in_city) + 1
     p.change(".wb-city", label="All cities")  # every store offered again, the chosen one kept
     assert len(_store_options(p)) == len(stores) + 1

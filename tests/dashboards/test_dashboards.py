@@ -390,10 +390,10 @@ def test_overview_language_switch_relabels_everything(week_db):
     dash = overview_dashboard(week_db, lang="zh")
     assert all(CJK.search(f.layout.title.text) for f in dash.figures.values())
     assert "环比上周" in dash.kpis.value and dash.controls["week"].options[0][0].startswith("2026-W13（03-23")
+    assert "环比上周" in dash.kpi_table.value
     dash.controls["lang"].value = "en"
-    assert set(dash.figures) == {
-        "ranking_store", "ranking_channel", "trend", "sankey", "lifecycle_counts", "kpi_table"
-    }  # fmt: skip
+    assert set(dash.figures) == {"ranking_store", "ranking_channel", "trend", "sankey", "lifecycle_counts"}
+    assert "vs last week" in dash.kpi_table.value and not CJK.search(dash.kpi_table.value)
     for fig in dash.figures.values():
         assert not CJK.search(fig.layout.title.text)
     assert dash.controls["channel"].options[1][0] == "Dine-in"
@@ -450,7 +450,8 @@ def test_a_figure_that_did_not_change_is_not_sent_again(week_db):
     assert dash.message == ""
     assert dash.panes["trend"].skipped == 1 and dash.panes["trend"].outputs is sent["trend"]
     assert dash.panes["lifecycle_counts"].skipped == 1
-    assert dash.panes["kpi_table"].skipped == 0 and dash.panes["kpi_table"].outputs is not sent["kpi_table"]
+    assert dash.panes["ranking_store"].skipped == 0
+    assert dash.panes["ranking_store"].outputs is not sent["ranking_store"]
 
 
 def test_campaign_table_waits_for_the_background_pass_in_a_kernel(chain):

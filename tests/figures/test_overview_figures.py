@@ -1,5 +1,6 @@
 """Figures of weekly KPIs and acquisition quality, tested as objects (traces, titles, values)."""
 
+import html
 import re
 
 import pandas as pd
@@ -9,9 +10,17 @@ import pytest
 import workbench as wb
 from workbench.analyses.acquisition import acquisition_quality
 from workbench.analyses.overview import weekly_kpi_trend, weekly_kpis
+from workbench.dashboards.overview import kpi_table_html
 from workbench.errors import ParameterError
 from workbench.figures.acquisition import acquisition_quality_chart
-from workbench.figures.overview import FLAT_COLOR, UP_COLOR, kpi_table, kpi_trend, new_members_ranking
+from workbench.figures.overview import (
+    DOWN_COLOR,
+    FLAT_COLOR,
+    UP_COLOR,
+    kpi_table,
+    kpi_trend,
+    new_members_ranking,
+)
 
 WEEK = "2026-W20"  # Mon 2026-05-11 .. Sun 05-17; W19 = 05-04 .. 05-10; W18 = 04-27 .. 05-03
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -71,6 +80,26 @@ def test_kpi_table_shows_values_and_colours_changes(result):
     assert wow_colors[kpis.index("private_share")] == UP_COLOR  # 140 / 190 = 73.7% vs 70 / 120 = 58.3%
     assert wow_colors[kpis.index("member_ticket")] == FLAT_COLOR  # 70 vs 70
     assert "2025-W20" in table.header.values[4]
+
+
+def test_the_dashboards_html_kpi_table_has_the_plotly_tables_cells_and_colours(result):
+    page = kpi_table_html(result, "en")
+    rows = dict(re.findall(r'<tr data-kpi="(\w+)">(.*?)</tr>', page))
+    assert list(rows) == list(result.kpis["kpi"])
+    cells = lambda kpi: re.findall(r"<td(?: style=\"color:(#\w+)\")?>(.*?)</td>", rows[kpi])  # noqa: E731
+    revenue = cells("private_revenue")
+    assert revenue[0][1] == "Private-domain revenue (member orders)" and revenue[1][1] == "¥140.0"
+    assert revenue[2] == (UP_COLOR, "+100.0% ▲")  # 140 vs 70 last week
+    assert cells("member_ticket")[2][0] == FLAT_COLOR  # 70 vs 70
+    assert cells("new_members")[2] == (FLAT_COLOR, "0.0%")  # C this week, B last week
+    assert "2025-W20" in page and "Private domain KPIs, week 2026-W20" in page
+    table = kpi_table(result, lang="en").data[0]  # the same cells and colours as the report's table
+    for i, kpi in enumerate(result.kpis["kpi"]):
+        shown = cells(kpi)
+        assert [text for _, text in shown] == [html.unescape(str(c[i])) for c in table.cells.values]
+        assert [color for color, _ in shown[2:]] == [c[i] for c in table.cells.font.color[2:]]
+    assert any(DOWN_COLOR in r or UP_COLOR in r for r in rows.values())
+    assert re.search(r"[\u4e00-\u9fff]", kpi_table_html(result, "zh"))
 
 
 def test_ranking_bars_follow_the_result(result):

@@ -8,7 +8,8 @@ aligned on Spring Festival and National Day), new members ranked by store and by
 (wb.figures.new_members_ranking), the weekly trend of the headline KPIs (wb.weekly_kpi_trend +
 wb.figures.kpi_trend), the member lifecycle: flows into the week and members per state per week
 (wb.lifecycle with period="week" + wb.figures.lifecycle_sankey / lifecycle_counts), and the full KPI table
-with the holiday note (wb.figures.kpi_table).
+with the holiday note (:func:`kpi_table_html`: an HTML table with the colours of wb.figures.kpi_table,
+which the browser redraws in a fraction of a plotly table's time).
 
 Filters: week (the last WEEK_CHOICES complete ISO weeks, default the latest), city, store, order channel.
 City and store narrow every panel (members by home store, orders by the store they were placed at); the
@@ -158,12 +159,14 @@ class OverviewDashboard(common.Dashboard):
         self.narrow_stores_by_city(self.stores)
         self.channel_note = widgets.HTML()
         self.channel_note.add_class("wb-channel-note")
+        self.kpi_table = widgets.HTML()
+        self.kpi_table.add_class("wb-kpi-table")
         self.body.children = [
             self.channel_note,
             _side_by_side(self.add_pane("ranking_store"), self.add_pane("ranking_channel")),
             _side_by_side(self.add_pane("sankey"), self.add_pane("lifecycle_counts")),
             self.add_pane("trend"),
-            self.add_pane("kpi_table"),
+            self.kpi_table,
         ]
 
     def steps(self):
@@ -226,7 +229,7 @@ class OverviewDashboard(common.Dashboard):
         ranking = overview_figures.new_members_ranking
         self.draw("ranking_store", ranking, r, by="store", top=RANKING_TOP_STORES)
         self.draw("ranking_channel", ranking, r, by="channel")
-        self.draw("kpi_table", overview_figures.kpi_table, r)
+        self.kpi_table.value = kpi_table_html(r, self.lang)
         note = self.t("dash.overview.channel_note") if self.controls["channel"].value else ""
         self.channel_note.value = f'<div class="wb-note-box">{html.escape(note)}</div>' if note else ""
 
@@ -340,6 +343,27 @@ def week_option_label(week: str, span, lang: str) -> str:
     start, end = span
     return i18n.t(
         "dash.overview.week_option", lang, week=week, start=start.strftime("%m-%d"), end=end.strftime("%m-%d")
+    )
+
+
+def kpi_table_html(result, lang: str) -> str:
+    """The ranked KPI table of a wb.weekly_kpis result (``result.ranked(lang)``: KPI, this week, vs last
+    week, vs the mean of the weeks before, vs a year ago) as HTML, with its title and holiday note; changes
+    coloured as in wb.figures.kpi_table. Each row carries its KPI code in ``data-kpi``."""
+    table = result.ranked(lang)
+    colors = overview_figures.change_colors(result)
+    esc = html.escape
+    header = "".join(f"<th>{esc(str(c))}</th>" for c in table.columns)
+    rows = []
+    for i, (kpi, cells) in enumerate(zip(result.kpis["kpi"], table.itertuples(index=False), strict=True)):
+        tds = [f"<td>{esc(str(cells[0]))}</td>", f"<td>{esc(str(cells[1]))}</td>"]
+        tds += [f'<td style="color:{colors[j][i]}">{esc(str(v))}</td>' for j, v in enumerate(cells[2:])]
+        rows.append(f'<tr data-kpi="{esc(kpi)}">{"".join(tds)}</tr>')
+    title = i18n.t("overview.fig.table_title", lang, week=result.week)
+    return (
+        f'<div class="wb-table-title">{esc(title)}</div>'
+        f'<div class="wb-table-note">{esc(result.holiday_note[lang])}</div>'
+        f'<table class="wb-table"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
 
 

@@ -83,13 +83,7 @@ def kpi_table(result: WeeklyKPIs, *, lang: str = "zh") -> go.Figure:
     """
     _check(result, lang)
     table = result.ranked(lang)
-    k = result.kpis
-    bases = [k["previous_week"], k["mean_prev_4w"], k["year_ago"]]
-    change_colors = [
-        [_change_color(v, b, u) for v, b, u in zip(k["value"], base, k["unit"], strict=True)]
-        for base in bases
-    ]
-    font_colors = [[FLAT_COLOR] * len(k), [FLAT_COLOR] * len(k), *change_colors]
+    font_colors = [[FLAT_COLOR] * len(table), [FLAT_COLOR] * len(table), *change_colors(result)]
     fig = go.Figure(
         go.Table(
             header={
@@ -245,6 +239,17 @@ def _check(result, lang: str) -> None:
     i18n.check_lang(lang)
     if not isinstance(result, WeeklyKPIs):
         raise ParameterError(f"expected the result of wb.weekly_kpis(...); received {type(result).__name__}.")
+
+
+def change_colors(result: WeeklyKPIs) -> list[list[str]]:
+    """The colours of the changes in ``result.ranked()``, one list per change column (vs last week, vs the
+    mean of the weeks before, vs a year ago), one colour per KPI row: UP_COLOR, DOWN_COLOR or FLAT_COLOR
+    (a change that rounds to zero)."""
+    k = result.kpis
+    return [
+        [_change_color(v, b, u) for v, b, u in zip(k["value"], base, k["unit"], strict=True)]
+        for base in (k["previous_week"], k["mean_prev_4w"], k["year_ago"])
+    ]
 
 
 def _change_color(value, base, unit: str) -> str:
