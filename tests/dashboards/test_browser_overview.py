@@ -72,7 +72,12 @@ def test_overview_dashboard_in_the_browser(open_page, db):
     p.page.eval_on_selector_all(graphs, "es => es.forEach(e => { e.wbFirstDrawn = true; })")
     ranking = ".wb-figure-ranking_store .js-plotly-plot"
     before = p.page.eval_on_selector(ranking, "e => JSON.stringify(e.data)")
+    # The store names widened the ranking's left margin (plotly's automargin: theme 60 px)...
+    drawn = p.page.eval_on_selector(ranking, "e => Math.ceil(e._fullLayout._size.l)")
+    assert drawn > 60
     p.change(".wb-city", label=city)
+    # ... and the city's ranking starts from that margin, so plotly draws it once, not twice.
+    assert p.page.eval_on_selector(ranking, "e => e.layout.margin.l") == drawn
     options = _store_options(p)
     assert options[0] == "全部门店" and [o.split()[0] for o in options[1:]] == in_city
     _assert_cards(p, db, cities=[city])

@@ -125,7 +125,7 @@ STYLE = """
 .wb-busy-text { color: #C8102E; font-weight: 600; }
 .wb-dash table.wb-table { border-collapse: collapse; font-size: 13px; }
 .wb-dash table.wb-table th, .wb-dash table.wb-table td { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: right; }
-.wb-table-title { font-size: 17px; color: #222; margin: 12px 0 2px 0; }
+.wb-table-title { font-size: 17px; color: #2a3f5f; margin: 12px 0 2px 0; }
 .wb-table-note { color: #666; font-size: 13px; margin-bottom: 6px; }
 .wb-dash table.wb-table th { background: #F2F2F2; }
 .wb-dash table.wb-table th:first-child, .wb-dash table.wb-table td:first-child { text-align: left; }
