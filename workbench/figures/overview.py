@@ -1,7 +1,8 @@
 """Figures of the weekly KPIs: the KPI table with coloured changes, KPI trends, new-member rankings.
 
 Each takes an analysis result (or the trend frame) and ``lang`` ('zh' or 'en') and returns a plotly
-``go.Figure``; nothing here queries the store or computes a statistic.
+``go.Figure``; nothing here queries the store or computes a statistic. ``change_colors`` gives the colours
+of the KPI table's changes to another rendering of the table (the overview dashboard's HTML table).
 
     kpis = wb.weekly_kpis(db, week="2026-W47")
     kpi_table(kpis, lang="zh")
