@@ -99,7 +99,7 @@ def test_the_dashboards_html_kpi_table_has_the_plotly_tables_cells_and_colours(r
         assert [text for _, text in shown] == [html.unescape(str(c[i])) for c in table.cells.values]
         assert [color for color, _ in shown[2:]] == [c[i] for c in table.cells.font.color[2:]]
     assert any(DOWN_COLOR in r or UP_COLOR in r for r in rows.values())
-    assert re.search(r"[\u4e00-\u9fff]", kpi_table_html(result, "zh"))
+    assert CJK.search(kpi_table_html(result, "zh"))
 
 
 def test_ranking_bars_follow_the_result(result):

@@ -449,8 +449,5 @@ def overview_html(overview: pd.DataFrame, catalogue: pd.DataFrame, lang: str, cu
             + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells)
             + "</tr>"
         )
-    header = "".join(f"<th>{html.escape(t(f'dash.campaigns.col.{h}'))}</th>" for h in head)
-    return (
-        f"<h3>{html.escape(t('dash.campaigns.overview'))}</h3>"
-        f'<table class="wb-table"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-    )
+    columns = [t(f"dash.campaigns.col.{h}") for h in head]
+    return f"<h3>{html.escape(t('dash.campaigns.overview'))}</h3>" + common.html_table(columns, rows)

@@ -402,6 +402,13 @@ def kpi_html(cards: list[tuple], *, note: str = "") -> str:
     return "".join(parts)
 
 
+def html_table(columns, rows) -> str:
+    """A ``wb-table``: a header of the ``columns`` (escaped here) over ``rows``, each a ``<tr>`` string
+    whose cells are already escaped."""
+    header = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    return f'<table class="wb-table"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def segment_choice(value: str):
     """The ``segment_by`` argument of an analysis for a segment control value ('none' -> None)."""
     return None if value == "none" else value

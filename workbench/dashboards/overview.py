@@ -353,7 +353,6 @@ def kpi_table_html(result, lang: str) -> str:
     table = result.ranked(lang)
     colors = overview_figures.change_colors(result)
     esc = html.escape
-    header = "".join(f"<th>{esc(str(c))}</th>" for c in table.columns)
     rows = []
     for i, (kpi, cells) in enumerate(zip(result.kpis["kpi"], table.itertuples(index=False), strict=True)):
         tds = [f"<td>{esc(str(cells[0]))}</td>", f"<td>{esc(str(cells[1]))}</td>"]
@@ -363,7 +362,7 @@ def kpi_table_html(result, lang: str) -> str:
     return (
         f'<div class="wb-table-title">{esc(title)}</div>'
         f'<div class="wb-table-note">{esc(result.holiday_note[lang])}</div>'
-        f'<table class="wb-table"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        + common.html_table(table.columns, rows)
     )
 
 
