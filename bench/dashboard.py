@@ -8,7 +8,9 @@ Starts `workbench dashboard` on a free 127.0.0.1 port, opens each dashboard in D
 
   first figure       page opened -> first plotly figure drawn (s)
   all figures        page opened -> every step drawn, busy indicator off (s)
-  filter (new)       right after that, a filter changed to a value this kernel has not computed yet
+  filter (new)       --read-wait seconds after that (a manager reading the page before the first click;
+                     meanwhile the figure renderer rehearses its redraws, see --rehearsals), a filter
+                     changed to a value this kernel has not computed yet
                      (its background prefetch has just started; with warming, another process computed
                      it ahead into the shared results) -> redrawn (s)
   filter (prefetch)  after --prefetch-wait seconds, another value of the prefetch plan -> redrawn (s)
@@ -76,6 +78,7 @@ COLUMNS = (
 PREHEAT_WAIT_S = 90
 # Seconds a page is left alone before the prefetched value is chosen.
 PREFETCH_WAIT_S = 45
+READ_WAIT_S = 2.0
 
 
 def warm(data, dashboards) -> float:
@@ -132,8 +135,13 @@ def change(page, selector: str, value) -> float:
     return time.perf_counter() - t0
 
 
-def measure(browser, base: str, name: str, prefetch_wait: float, run: int = 0) -> dict[str, float]:
+def measure(
+    browser, base: str, name: str, waits: tuple[float, float], rehearsals: int | None, run: int = 0
+) -> dict[str, float]:
+    read_wait, prefetch_wait = waits
     context = browser.new_context(viewport={"width": 1280, "height": 1800})
+    if rehearsals is not None:
+        context.add_init_script(f"window.wbPlotlyRehearsals = {rehearsals:d};")
     page = context.new_page()
     page.route(
         "**/*",
@@ -146,6 +154,7 @@ def measure(browser, base: str, name: str, prefetch_wait: float, run: int = 0) -
     page.wait_for_function(GEN, arg=1, timeout=TIMEOUT_MS)
     every = time.perf_counter() - t0
     selector, new, ahead, back = CHANGES[name]
+    time.sleep(read_wait)
     fresh = change(page, selector, new)
     time.sleep(prefetch_wait)
     prefetched = change(page, selector, ahead)
@@ -170,6 +179,14 @@ def main() -> None:
     parser.add_argument("--no-warm", action="store_true")
     parser.add_argument("--preheat-wait", type=float, default=PREHEAT_WAIT_S)
     parser.add_argument("--prefetch-wait", type=float, default=PREFETCH_WAIT_S)
+    parser.add_argument("--read-wait", type=float, default=READ_WAIT_S)
+    parser.add_argument(
+        "--rehearsals",
+        type=int,
+        default=None,
+        help="redraws the figure renderer rehearses per graph once it is drawn (default: the renderer's "
+        "own; 0: none), to measure with and without",
+    )
     parser.add_argument(
         "--store-offset",
         type=int,
@@ -200,7 +217,15 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for name in args.dashboards:
                 runs = [
-                    measure(browser, base, name, args.prefetch_wait, offset + run) for run in range(args.runs)
+                    measure(
+                        browser,
+                        base,
+                        name,
+                        (args.read_wait, args.prefetch_wait),
+                        args.rehearsals,
+                        offset + run,
+                    )
+                    for run in range(args.runs)
                 ]
                 rows[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 print(f"  {name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in rows[name].items()), flush=True)
@@ -215,7 +240,8 @@ def main() -> None:
         f"Dashboards on {Path(args.data).name}, median of {args.runs} run(s), seconds "
         f"(preheat {'off' if args.no_preheat else 'on'}; "
         f"warm {'off' if warm_s is None else f'run first, {warm_s:.0f} s'}; "
-        f"prefetch wait {args.prefetch_wait:.0f} s; "
+        f"read wait {args.read_wait:.0f} s; prefetch wait {args.prefetch_wait:.0f} s; "
+        f"rehearsals {'default' if args.rehearsals is None else args.rehearsals}; "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)"
     )
     lines = [title, "", "| dashboard | " + " | ".join(COLUMNS) + " |", "|---" + "|---:" * len(COLUMNS) + "|"]
