@@ -78,6 +78,7 @@ COLUMNS = (
 PREHEAT_WAIT_S = 90
 # Seconds a page is left alone before the prefetched value is chosen.
 PREFETCH_WAIT_S = 45
+# Seconds a newly drawn page is read before its first filter change.
 READ_WAIT_S = 2.0
 
 

@@ -150,9 +150,9 @@ function marginsDrawn(graph, margin) {
 // window.wbPlotlyRehearsals (0: never) before the figures are drawn, to measure with and without.
 const REHEARSALS = 3;
 
-// The first filter change on a newly opened page took longer than the later ones (on the overview at demo
-// size 0.56-0.83 s, where the later ones took 0.3-0.5 s): the browser was still running plotly's redraw code
-// for the first times, before compiling it. So once a graph is first drawn, it is redrawn a few times more,
+// The first filter change on a newly opened page took longer than the next one (on the overview at demo
+// size, a median of 0.54 s against 0.43 s): the browser was still running plotly's redraw code for the first
+// times, before compiling it. So once a graph is first drawn, it is redrawn a few times more,
 // with a copy of its own figure, when the browser is idle: the same picture, but new arrays, so that plotly
 // goes through the whole redraw a filter change takes. One draw per idle period, so that a click waits for
 // one draw at most; the rehearsal stops as soon as the graph is given another figure or leaves the page.
