@@ -155,7 +155,8 @@ const REHEARSALS = 3;
 // times, before compiling it. So once a graph is first drawn, it is redrawn a few times more,
 // with a copy of its own figure, when the browser is idle: the same picture, but new arrays, so that plotly
 // goes through the whole redraw a filter change takes. One draw per idle period, so that a click waits for
-// one draw at most; the rehearsal stops as soon as the graph is given another figure or leaves the page.
+// one draw at most; the rehearsal stops as soon as the graph is given another figure, is hidden or leaves
+// the page.
 function rehearse(graph, drawn) {
     const times = window.wbPlotlyRehearsals === undefined ? REHEARSALS : window.wbPlotlyRehearsals;
     if (graph._wbRehearsals >= times) {
@@ -163,7 +164,9 @@ function rehearse(graph, drawn) {
     }
     const idle = window.requestIdleCallback || ((callback) => setTimeout(callback, 50));
     idle(() => {
-        if (graph._wbDrawn !== drawn || !graph.isConnected || !graph._fullLayout) {
+        // (not into a hidden graph, e.g. under the no-data message: plotly would size it anew, and the
+        // kernel does not send a figure again when it is unchanged)
+        if (graph._wbDrawn !== drawn || !graph.isConnected || !graph._fullLayout || !graph.getClientRects().length) {
             return;
         }
         const copy = JSON.parse(JSON.stringify({ data: drawn.data, layout: drawn.layout }));
