@@ -152,11 +152,10 @@ const REHEARSALS = 3;
 
 // The first filter change on a newly opened page took longer than the next one (on the overview at demo
 // size, a median of 0.54 s against 0.43 s): the browser was still running plotly's redraw code for the first
-// times, before compiling it. So once a graph is first drawn, it is redrawn a few times more,
-// with a copy of its own figure, when the browser is idle: the same picture, but new arrays, so that plotly
-// goes through the whole redraw a filter change takes. One draw per idle period, so that a click waits for
-// one draw at most; the rehearsal stops as soon as the graph is given another figure, is hidden or leaves
-// the page.
+// times, before compiling it. So once a graph is first drawn, it is redrawn a few times more, with a copy of
+// its own figure, when the browser is idle: the same picture, but new arrays, so that plotly goes through the
+// whole redraw a filter change takes. One draw per idle period, so that a click waits for one draw at most;
+// the rehearsal stops as soon as the graph is given another figure, is hidden or leaves the page.
 function rehearse(graph, drawn) {
     const times = window.wbPlotlyRehearsals === undefined ? REHEARSALS : window.wbPlotlyRehearsals;
     if (graph._wbRehearsals >= times) {
@@ -166,7 +165,8 @@ function rehearse(graph, drawn) {
     idle(() => {
         // (not into a hidden graph, e.g. under the no-data message: plotly would size it anew, and the
         // kernel does not send a figure again when it is unchanged)
-        if (graph._wbDrawn !== drawn || !graph.isConnected || !graph._fullLayout || !graph.getClientRects().length) {
+        const shown = graph.isConnected && graph.getClientRects().length > 0;
+        if (graph._wbDrawn !== drawn || !shown || !graph._fullLayout) {
             return;
         }
         const copy = JSON.parse(JSON.stringify({ data: drawn.data, layout: drawn.layout }));
