@@ -137,9 +137,8 @@ def change(page, selector: str, value) -> float:
 
 
 def measure(
-    browser, base: str, name: str, waits: tuple[float, float], rehearsals: int | None, run: int = 0
+    browser, base: str, name: str, *, read_wait: float, prefetch_wait: float, rehearsals: int | None, run: int
 ) -> dict[str, float]:
-    read_wait, prefetch_wait = waits
     context = browser.new_context(viewport={"width": 1280, "height": 1800})
     if rehearsals is not None:
         context.add_init_script(f"window.wbPlotlyRehearsals = {rehearsals:d};")
@@ -222,9 +221,10 @@ def main() -> None:
                         browser,
                         base,
                         name,
-                        (args.read_wait, args.prefetch_wait),
-                        args.rehearsals,
-                        offset + run,
+                        read_wait=args.read_wait,
+                        prefetch_wait=args.prefetch_wait,
+                        rehearsals=args.rehearsals,
+                        run=offset + run,
                     )
                     for run in range(args.runs)
                 ]

@@ -165,8 +165,8 @@ function rehearse(graph, drawn) {
     idle(() => {
         // (not into a hidden graph, e.g. under the no-data message: plotly would size it anew, and the
         // kernel does not send a figure again when it is unchanged)
-        const shown = graph.isConnected && graph.getClientRects().length > 0;
-        if (graph._wbDrawn !== drawn || !shown || !graph._fullLayout) {
+        const visible = graph.isConnected && graph.getClientRects().length > 0;
+        if (graph._wbDrawn !== drawn || !visible || !graph._fullLayout) {
             return;
         }
         const copy = JSON.parse(JSON.stringify({ data: drawn.data, layout: drawn.layout }));
