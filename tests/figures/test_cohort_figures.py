@@ -12,6 +12,7 @@ import pytest
 
 import workbench as wb
 from workbench.analyses.cohorts import cohort_retention
+from workbench.dashboards.cohorts import cohort_window
 from workbench.figures.cohorts import ltv_curve, retention_curves, retention_heatmap
 
 AS_OF = "2026-03-15"
@@ -131,7 +132,7 @@ def test_retention_curves_have_a_band_and_a_line_per_segment(split):
     fig = retention_curves(split, lang="en")
     assert len(fig.data) == 4
     bands, lines = fig.data[0::2], fig.data[1::2]
-    assert all(b.fill == "toself" and b.hoverinfo == "skip" for b in bands)
+    assert all(b.fill == "toself" and b.hoverinfo == "skip" and b.mode == "lines" for b in bands)
     assert [line.name for line in lines] == ["Mini-program", "Store QR code"]
     assert "95% interval" in lines[0].hovertemplate
     assert fig.layout.xaxis.title.text == "Months since first visit"
@@ -139,6 +140,20 @@ def test_retention_curves_have_a_band_and_a_line_per_segment(split):
     zh = retention_curves(split, lang="zh")
     assert zh.layout.yaxis.title.text == "留存率" and zh.data[1].name == "小程序"
     assert "95% 置信区间" in zh.data[1].hovertemplate
+
+
+def test_a_segment_without_members_in_the_cohorts_is_named_not_drawn(split):
+    # February's only cohort member is D (mini_program): store_qr has nobody in it.
+    february = cohort_window(split, "2026-02", "2026-02")
+    heatmap = retention_heatmap(february, lang="en")
+    assert [t.name for t in heatmap.data] == ["Mini-program"]
+    for fig in (heatmap, retention_curves(february, lang="en"), ltv_curve(february, lang="en")):
+        assert fig.layout.title.text.endswith(" · No members in these cohorts: Store QR code</sub>")
+    assert "这些同期群中无会员的分组：门店扫码" in retention_heatmap(february, lang="zh").layout.title.text
+    # Every segment drawn (both have members from January on), or no split: no such note.
+    for result in (split, cohort_window(split, "2026-01", "2026-02")):
+        assert "No members" not in retention_heatmap(result, lang="en").layout.title.text
+    assert "No members" not in retention_curves(split, lang="en").layout.title.text
 
 
 def test_ltv_curve_per_segment_in_the_chain_currency(result, split):

@@ -57,6 +57,10 @@ i18n.register(
         "cohorts.fig.split.vip": ("付费会员", "VIP"),
         "cohorts.fig.split.in_group": ("在社群中", "In a community group"),
         "cohorts.fig.split.price_sensitive": ("价格敏感", "Price sensitive"),
+        "cohorts.fig.nobody": (
+            "这些同期群中无会员的分组：{segments}",
+            "No members in these cohorts: {segments}",
+        ),
     }
 )
 # Splits whose values are yes / no: a legend entry names the split too ('付费会员：是', not just '是').
@@ -91,12 +95,13 @@ def retention_heatmap(
     title = i18n.t(f"cohorts.fig.heatmap.{value}", lang)
     value_name = i18n.t(f"cohorts.fig.value.{value}", lang, currency=currency)
     segments = _segments(result, segment)
-    if segment is None:  # a segment with nobody in these cohorts would be an empty panel: left out
-        first = result.table[result.table["age"] == 0]
-        sizes = first.groupby("segment")["cohort_size"].sum()
+    # a segment with nobody in these cohorts would be an empty panel: left out, and named in the subtitle
+    if segment is None:
+        sizes = _members_by_segment(result)
         segments = [s for s in segments if sizes.get(s, 0) > 0]
     if not segments:
         return _no_data(title, lang)
+    nobody = _left_out(result, lang) if segment is None else ""
     age_title = i18n.t(f"cohorts.fig.age.{p['cohort_by']}.{p['period']}", lang)
     fig = make_subplots(
         rows=len(segments),
@@ -149,7 +154,7 @@ def retention_heatmap(
     )
     if value != "revenue_per_member":
         fig.update_layout(coloraxis_colorbar_tickformat=".0%")
-    return theme.apply(fig, title=_title(title, result, lang))
+    return theme.apply(fig, title=_title(title, result, lang, note=nobody))
 
 
 def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
@@ -174,6 +179,7 @@ def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
                 y=c["ci_high"].tolist() + c["ci_low"].tolist()[::-1],
                 fill="toself",
                 fillcolor=theme.band_color(color),
+                mode="lines",  # plotly's default for a few points adds markers: dots on the band's edges
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
@@ -200,7 +206,7 @@ def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
         )
     fig.update_xaxes(title_text=age_title)
     fig.update_yaxes(title_text=retention, tickformat=".0%", rangemode="tozero")
-    return theme.apply(fig, title=_title(title, result, lang))
+    return theme.apply(fig, title=_title(title, result, lang, note=_left_out(result, lang)))
 
 
 def ltv_curve(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
@@ -235,7 +241,7 @@ def ltv_curve(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
         )
     fig.update_xaxes(title_text=age_title)
     fig.update_yaxes(title_text=value_name, rangemode="tozero")
-    return theme.apply(fig, title=_title(title, result, lang))
+    return theme.apply(fig, title=_title(title, result, lang, note=_left_out(result, lang)))
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -260,9 +266,29 @@ def _segments(result: CohortRetention, segment) -> list[str]:
     return [str(segment)]
 
 
-def _title(title: str, result: CohortRetention, lang: str) -> str:
+def _title(title: str, result: CohortRetention, lang: str, *, note: str = "") -> str:
     as_of = result.params["as_of"].isoformat()
-    return f"{title}<br><sub>{i18n.t('as_of', lang)} {as_of}</sub>"
+    return f"{title}<br><sub>{i18n.t('as_of', lang)} {as_of}{' · ' + note if note else ''}</sub>"
+
+
+def _left_out(result: CohortRetention, lang: str) -> str:
+    """'No members in these cohorts: <segments>' naming the split's segments without a member in the
+    result's cohorts (a split by VIP over a few weekly cohorts of one city may leave 'VIP: yes' empty),
+    which the figures leave out, so that a reader does not look for them; '' when there are none or no
+    split."""
+    segment_by = result.params.get("segment_by")
+    sizes = _members_by_segment(result)
+    missing = [s for s in result.segments if sizes.get(s, 0) == 0]
+    if segment_by is None or not missing:
+        return ""
+    names = ("、" if lang == "zh" else ", ").join(split_value_label(segment_by, s, lang) for s in missing)
+    return i18n.t("cohorts.fig.nobody", lang, segments=names)
+
+
+def _members_by_segment(result: CohortRetention) -> pd.Series:
+    """Members in the result's cohorts by segment (cohort sizes summed at age 0)."""
+    first = result.table[result.table["age"] == 0]
+    return first.groupby("segment")["cohort_size"].sum()
 
 
 def _no_data(title: str, lang: str) -> go.Figure:
