@@ -142,7 +142,7 @@ def test_retention_curves_have_a_band_and_a_line_per_segment(split):
     assert "95% 置信区间" in zh.data[1].hovertemplate
 
 
-def test_a_segment_without_members_in_the_cohorts_is_named_not_drawn(split):
+def test_a_segment_without_members_in_the_cohorts_is_named_not_drawn(result, split):
     # February's only cohort member is D (mini_program): store_qr has nobody in it.
     february = cohort_window(split, "2026-02", "2026-02")
     heatmap = retention_heatmap(february, lang="en")
@@ -151,9 +151,11 @@ def test_a_segment_without_members_in_the_cohorts_is_named_not_drawn(split):
         assert fig.layout.title.text.endswith(" · No members in these cohorts: Store QR code</sub>")
     assert "这些同期群中无会员的分组：门店扫码" in retention_heatmap(february, lang="zh").layout.title.text
     # Every segment drawn (both have members from January on), or no split: no such note.
-    for result in (split, cohort_window(split, "2026-01", "2026-02")):
-        assert "No members" not in retention_heatmap(result, lang="en").layout.title.text
+    for both in (split, cohort_window(split, "2026-01", "2026-02")):
+        assert "No members" not in retention_heatmap(both, lang="en").layout.title.text
     assert "No members" not in retention_curves(split, lang="en").layout.title.text
+    unsplit = cohort_window(result, "2026-02", "2026-02")
+    assert "No members" not in retention_heatmap(unsplit, lang="en").layout.title.text
 
 
 def test_ltv_curve_per_segment_in_the_chain_currency(result, split):

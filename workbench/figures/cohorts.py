@@ -83,7 +83,7 @@ def retention_heatmap(
     """Cohorts (rows, oldest on top, size in the label) x age (columns), coloured by ``value``.
 
     ``value``: 'retention', 'unbounded_retention' or 'revenue_per_member'. One panel per segment, or only
-    ``segment``. Cells not observable at as_of are gaps (NaN in ``z``); hover gives the 95% interval and the
+    ``segment``; a segment with no member in these cohorts has no panel, and the subtitle names it. Cells not observable at as_of are gaps (NaN in ``z``); hover gives the 95% interval and the
     counts. The colour scale of retention tops at the highest value after age 0, because age 0 of
     first-visit cohorts is 1 by definition and would wash out every other cell.
     """
@@ -158,7 +158,8 @@ def retention_heatmap(
 
 
 def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
-    """Mean retention by age per segment (``result.curve``), with the 95% interval as a band."""
+    """Mean retention by age per segment (``result.curve``), with the 95% interval as a band; the subtitle
+    names the segments with no member in these cohorts (no curve)."""
     _check(result, lang)
     p = result.params
     title = i18n.t("cohorts.fig.curves_title", lang)
