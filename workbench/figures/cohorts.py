@@ -83,8 +83,8 @@ def retention_heatmap(
     """Cohorts (rows, oldest on top, size in the label) x age (columns), coloured by ``value``.
 
     ``value``: 'retention', 'unbounded_retention' or 'revenue_per_member'. One panel per segment, or only
-    ``segment``; a segment with no member in these cohorts has no panel, and the subtitle names it. Cells not observable at as_of are gaps (NaN in ``z``); hover gives the 95% interval and the
-    counts. The colour scale of retention tops at the highest value after age 0, because age 0 of
+    ``segment``; a segment with no member in these cohorts has no panel, and the subtitle names it. Cells
+    not observable at as_of are gaps (NaN in ``z``); hover gives the 95% interval and the counts. The colour scale of retention tops at the highest value after age 0, because age 0 of
     first-visit cohorts is 1 by definition and would wash out every other cell.
     """
     _check(result, lang)
@@ -96,12 +96,10 @@ def retention_heatmap(
     value_name = i18n.t(f"cohorts.fig.value.{value}", lang, currency=currency)
     segments = _segments(result, segment)
     # a segment with nobody in these cohorts would be an empty panel: left out, and named in the subtitle
-    if segment is None:
-        sizes = _members_by_segment(result)
-        segments = [s for s in segments if sizes.get(s, 0) > 0]
+    empty = _empty_segments(result) if segment is None else []
+    segments = [s for s in segments if s not in empty]
     if not segments:
         return _no_data(title, lang)
-    nobody = _left_out(result, lang) if segment is None else ""
     age_title = i18n.t(f"cohorts.fig.age.{p['cohort_by']}.{p['period']}", lang)
     fig = make_subplots(
         rows=len(segments),
@@ -154,7 +152,7 @@ def retention_heatmap(
     )
     if value != "revenue_per_member":
         fig.update_layout(coloraxis_colorbar_tickformat=".0%")
-    return theme.apply(fig, title=_title(title, result, lang, note=nobody))
+    return theme.apply(fig, title=_title(title, result, lang, note=_nobody_note(result, lang, empty)))
 
 
 def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
@@ -207,7 +205,7 @@ def retention_curves(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
         )
     fig.update_xaxes(title_text=age_title)
     fig.update_yaxes(title_text=retention, tickformat=".0%", rangemode="tozero")
-    return theme.apply(fig, title=_title(title, result, lang, note=_left_out(result, lang)))
+    return theme.apply(fig, title=_title(title, result, lang, note=_nobody_note(result, lang)))
 
 
 def ltv_curve(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
@@ -242,7 +240,7 @@ def ltv_curve(result: CohortRetention, *, lang: str = "zh") -> go.Figure:
         )
     fig.update_xaxes(title_text=age_title)
     fig.update_yaxes(title_text=value_name, rangemode="tozero")
-    return theme.apply(fig, title=_title(title, result, lang, note=_left_out(result, lang)))
+    return theme.apply(fig, title=_title(title, result, lang, note=_nobody_note(result, lang)))
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -272,24 +270,26 @@ def _title(title: str, result: CohortRetention, lang: str, *, note: str = "") ->
     return f"{title}<br><sub>{i18n.t('as_of', lang)} {as_of}{' · ' + note if note else ''}</sub>"
 
 
-def _left_out(result: CohortRetention, lang: str) -> str:
-    """'No members in these cohorts: <segments>' naming the split's segments without a member in the
-    result's cohorts (a split by VIP over a few weekly cohorts of one city may leave 'VIP: yes' empty),
-    which the figures leave out, so that a reader does not look for them; '' when there are none or no
-    split."""
-    segment_by = result.params.get("segment_by")
-    sizes = _members_by_segment(result)
-    missing = [s for s in result.segments if sizes.get(s, 0) == 0]
-    if segment_by is None or not missing:
-        return ""
-    names = ("、" if lang == "zh" else ", ").join(split_value_label(segment_by, s, lang) for s in missing)
-    return i18n.t("cohorts.fig.nobody", lang, segments=names)
-
-
-def _members_by_segment(result: CohortRetention) -> pd.Series:
-    """Members in the result's cohorts by segment (cohort sizes summed at age 0)."""
+def _empty_segments(result: CohortRetention) -> list[str]:
+    """The split's segments without a member in the result's cohorts (cohort sizes summed at age 0 are 0),
+    e.g. 'VIP: yes' over a few weekly cohorts of one city; the figures draw nothing for them."""
+    if result.params.get("segment_by") is None:
+        return []
     first = result.table[result.table["age"] == 0]
-    return first.groupby("segment")["cohort_size"].sum()
+    sizes = first.groupby("segment")["cohort_size"].sum()
+    return [s for s in result.segments if sizes.get(s, 0) == 0]
+
+
+def _nobody_note(result: CohortRetention, lang: str, empty: list[str] | None = None) -> str:
+    """'No members in these cohorts: <segments>' for the subtitle, so that a reader does not look for the
+    ``empty`` segments (default: :func:`_empty_segments`); '' when there are none."""
+    empty = _empty_segments(result) if empty is None else empty
+    if not empty:
+        return ""
+    names = ("、" if lang == "zh" else ", ").join(
+        split_value_label(result.params["segment_by"], s, lang) for s in empty
+    )
+    return i18n.t("cohorts.fig.nobody", lang, segments=names)
 
 
 def _no_data(title: str, lang: str) -> go.Figure:
